@@ -1,0 +1,1 @@
+//! From frames to packets, sessions and ordered streams.

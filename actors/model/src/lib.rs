@@ -1,0 +1,28 @@
+//! Spider's record types: one serde type per record kind.
+//!
+//! Every later part of Spider speaks these types: `spider analyze` prints them as ndjson, the REST API
+//! returns them, and the Cap'n Proto conversions map them at the boundary. This crate owns their shape
+//! and their JSON form (times are epoch nanoseconds; headers are ordered `[name, value]` pairs). It
+//! must not know how records are produced: no parsing, no I/O.
+
+mod body;
+mod dns;
+mod endpoint;
+mod host;
+mod http;
+mod record;
+mod tcp;
+
+pub use body::{BodyCapture, BodyData};
+pub use dns::{DnsAnswer, DnsRecord};
+pub use endpoint::Endpoint;
+pub use host::{HostRecord, HostSource};
+pub use http::{HttpExchange, HttpTiming, ParseState};
+pub use record::Record;
+pub use tcp::{CloseReason, DirectionStats, TcpSessionRecord, TcpState};
+
+/// Epoch nanoseconds: the one time unit of every record.
+pub type EpochNanos = i64;
+
+/// A header as it was on the wire: name and value, in order of appearance.
+pub type Header = (String, String);

@@ -1,0 +1,1 @@
+//! The pipeline from a capture to Spider records.
