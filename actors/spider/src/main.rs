@@ -1,1 +1,80 @@
-fn main() {}
+//! `spider`: one binary, one subcommand per role.
+//!
+//! This file owns the command line and process setup (logging, exit codes); each role's work lives
+//! in its own crate and module.
+
+mod analyze;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "spider",
+    version,
+    about = "Network observability for Kubernetes clusters and Linux hosts",
+    long_about = "Spider captures and analyses network traffic: per-minute usage between every \
+                  pair of IPs (Gociphers, eBPF), and packets, TCP sessions and HTTP exchanges \
+                  (Whisperers, AF_PACKET), stored and searched by a backend and shown in a web UI."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Analyse a capture file offline: packets to TCP sessions, hosts, DNS and HTTP records.
+    Analyze(analyze::AnalyzeArgs),
+    /// Run every role in one process, with embedded storage in a local folder.
+    Up(RoleArgs),
+    /// Run a backend node: ingest from agents, storage shards, the query API.
+    Backend(RoleArgs),
+    /// Run the gateway: REST API, WebSocket and the web UI.
+    Gateway(RoleArgs),
+    /// Run a Whisperer: capture packets on interfaces and stream them to the backend.
+    Whisperer(RoleArgs),
+    /// Run a Gocipher: count network usage per minute with eBPF.
+    Gocipher(RoleArgs),
+    /// Run a Controller: Kubernetes inventory, usage enrichment, Whisperer attachment.
+    Controller(RoleArgs),
+}
+
+/// Arguments of the roles that are not built yet, kept so that their help stays honest.
+#[derive(Debug, clap::Args)]
+struct RoleArgs {
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
+    rest: Vec<String>,
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("SPIDER_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Analyze(args) => analyze::run(args),
+        Command::Up(_) => not_built("up", "the backend node (issue 3) and the gateway (issue 7)"),
+        Command::Backend(_) => not_built("backend", "the backend node (issue 3)"),
+        Command::Gateway(_) => not_built("gateway", "the gateway and UI (issue 7)"),
+        Command::Whisperer(_) => not_built("whisperer", "the Whisperer (issue 4)"),
+        Command::Gocipher(_) => not_built("gocipher", "the Gocipher (issue 5)"),
+        Command::Controller(_) => not_built("controller", "the Controller (issue 6)"),
+    };
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("spider: error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn not_built(role: &str, needs: &str) -> anyhow::Result<ExitCode> {
+    anyhow::bail!("`spider {role}` is not available in this build yet: it needs {needs}")
+}

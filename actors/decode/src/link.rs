@@ -1,0 +1,86 @@
+use etherparse::{EtherType, SlicedPacket};
+
+/// Link-layer types of capture files and sockets (the `LINKTYPE_*` numbers).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct LinkType(pub u32);
+
+impl LinkType {
+    /// BSD loopback: a 4-byte address family in host byte order.
+    pub const NULL: Self = Self(0);
+    pub const ETHERNET: Self = Self(1);
+    pub const RAW: Self = Self(101);
+    pub const LINUX_SLL: Self = Self(113);
+    pub const IPV4: Self = Self(228);
+    pub const IPV6: Self = Self(229);
+    pub const LINUX_SLL2: Self = Self(276);
+    /// Some systems write `DLT_RAW` (12 or 14) instead of `LINKTYPE_RAW`.
+    const DLT_RAW_12: Self = Self(12);
+    const DLT_RAW_14: Self = Self(14);
+
+    pub fn is_supported(self) -> bool {
+        matches!(
+            self,
+            Self::NULL
+                | Self::ETHERNET
+                | Self::RAW
+                | Self::LINUX_SLL
+                | Self::IPV4
+                | Self::IPV6
+                | Self::LINUX_SLL2
+                | Self::DLT_RAW_12
+                | Self::DLT_RAW_14
+        )
+    }
+}
+
+/// Why a frame's link layer could not be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum LinkError {
+    Unsupported(LinkType),
+    TooShort { needed: usize, got: usize },
+    NotIp,
+    Slice(String),
+}
+
+const SLL2_HEADER_LEN: usize = 20;
+const NULL_HEADER_LEN: usize = 4;
+
+/// Slices a frame down to its transport layer, whatever the link type.
+pub(crate) fn slice_frame(link: LinkType, frame: &[u8]) -> Result<SlicedPacket<'_>, LinkError> {
+    let sliced = match link {
+        LinkType::ETHERNET => SlicedPacket::from_ethernet(frame),
+        LinkType::LINUX_SLL => SlicedPacket::from_linux_sll(frame),
+        LinkType::RAW
+        | LinkType::IPV4
+        | LinkType::IPV6
+        | LinkType::DLT_RAW_12
+        | LinkType::DLT_RAW_14 => SlicedPacket::from_ip(frame),
+        LinkType::LINUX_SLL2 => {
+            let header = frame.get(..SLL2_HEADER_LEN).ok_or(LinkError::TooShort {
+                needed: SLL2_HEADER_LEN,
+                got: frame.len(),
+            })?;
+            let ether_type = EtherType(u16::from_be_bytes([header[0], header[1]]));
+            SlicedPacket::from_ether_type(ether_type, &frame[SLL2_HEADER_LEN..])
+        }
+        LinkType::NULL => {
+            let header = frame.get(..NULL_HEADER_LEN).ok_or(LinkError::TooShort {
+                needed: NULL_HEADER_LEN,
+                got: frame.len(),
+            })?;
+            let family_le = u32::from_le_bytes([header[0], header[1], header[2], header[3]]);
+            let family_be = u32::from_be_bytes([header[0], header[1], header[2], header[3]]);
+            // AF_INET is 2 everywhere; AF_INET6 is 10, 24, 28 or 30 depending on the OS.
+            if [family_le, family_be]
+                .iter()
+                .any(|family| matches!(family, 2 | 10 | 24 | 28 | 30))
+            {
+                SlicedPacket::from_ip(&frame[NULL_HEADER_LEN..])
+            } else {
+                return Err(LinkError::NotIp);
+            }
+        }
+        other => return Err(LinkError::Unsupported(other)),
+    };
+    sliced.map_err(|error| LinkError::Slice(error.to_string()))
+}

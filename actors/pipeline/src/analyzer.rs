@@ -1,0 +1,180 @@
+use std::collections::HashMap;
+
+use spider_decode::{
+    Decoder, LinkType, Packet, SessionEvent, SessionTracker, Side, TcpSegment, Transport,
+};
+use spider_model::{Endpoint, EpochNanos, HostSource, Record};
+use spider_protocols::{ParsedMessage, StreamContext};
+
+use crate::config::{AnalyzerStats, PipelineConfig};
+use crate::dns::DnsCorrelator;
+use crate::hosts::{host_without_port, HostTable};
+use crate::session::{SessionOutput, TcpSessionState};
+
+/// Frames in, records out: decode, track, reassemble, parse.
+#[derive(Debug)]
+pub struct Analyzer {
+    config: PipelineConfig,
+    decoder: Decoder,
+    tracker: SessionTracker,
+    sessions: HashMap<u64, TcpSessionState>,
+    dns: DnsCorrelator,
+    hosts: HostTable,
+    events: Vec<SessionEvent>,
+    output: SessionOutput,
+    buffered_bytes: usize,
+    now: EpochNanos,
+    stats: AnalyzerStats,
+}
+
+impl Analyzer {
+    pub fn new(config: PipelineConfig) -> Self {
+        Self {
+            config,
+            decoder: Decoder::new(config.decoder),
+            tracker: SessionTracker::new(config.tracker),
+            sessions: HashMap::new(),
+            dns: DnsCorrelator::new(config.max_pending_dns),
+            hosts: HostTable::new(config.max_hosts),
+            events: Vec::new(),
+            output: SessionOutput::default(),
+            buffered_bytes: 0,
+            now: EpochNanos::MIN,
+            stats: AnalyzerStats::default(),
+        }
+    }
+
+    pub fn stats(&self) -> AnalyzerStats {
+        AnalyzerStats {
+            decode: self.decoder.stats(),
+            tracker: self.tracker.stats(),
+            hosts_dropped_by_limit: self.hosts.dropped,
+            buffered_bytes: self.buffered_bytes as u64,
+            ..self.stats
+        }
+    }
+
+    /// One captured frame. Frames that are not IP, or are damaged, are counted and skipped.
+    pub fn process_frame(
+        &mut self,
+        link: LinkType,
+        time: EpochNanos,
+        frame: &[u8],
+        wire_len: u32,
+        sink: &mut impl FnMut(Record),
+    ) {
+        self.now = self.now.max(time);
+        let packet = match self.decoder.decode(link, time, frame, wire_len) {
+            Ok(Some(packet)) => packet,
+            Ok(None) | Err(_) => return,
+        };
+        let tracked = self.tracker.track(&packet, &mut self.events);
+        self.close_sessions(sink);
+        match packet.transport {
+            Transport::Tcp(segment) => self.tcp(&packet, &segment, tracked.id, tracked.from),
+            Transport::Udp {
+                src_port,
+                dst_port,
+                payload,
+            } => {
+                let src = Endpoint::new(packet.src, src_port);
+                let dst = Endpoint::new(packet.dst, dst_port);
+                if let Some(record) = self.dns.udp(time, src, dst, payload, &mut self.stats) {
+                    for (name, ip) in &record.1 {
+                        self.hosts.observe(*ip, name, HostSource::Dns, time);
+                    }
+                    sink(Record::Dns(record.0));
+                }
+            }
+            _ => {}
+        }
+        self.emit(sink);
+    }
+
+    /// The capture is over: every session ends, and the hosts are reported.
+    pub fn finish(&mut self, sink: &mut impl FnMut(Record)) {
+        self.tracker.flush(&mut self.events);
+        self.close_sessions(sink);
+        let mut leftovers: Vec<u64> = self.sessions.keys().copied().collect();
+        leftovers.sort_unstable();
+        for id in leftovers {
+            if let Some(mut state) = self.sessions.remove(&id) {
+                state.finish(self.now, &mut self.output);
+            }
+        }
+        self.emit(sink);
+        for host in self.hosts.drain_records() {
+            sink(Record::Host(host));
+        }
+    }
+
+    fn tcp(&mut self, packet: &Packet<'_>, segment: &TcpSegment<'_>, id: u64, from: Side) {
+        let state = self.sessions.entry(id).or_insert_with(|| {
+            let src = Endpoint::new(packet.src, segment.src_port);
+            let dst = Endpoint::new(packet.dst, segment.dst_port);
+            let (client, server) = match from {
+                Side::Client => (src, dst),
+                Side::Server => (dst, src),
+            };
+            let missed_syn = !segment.flags.syn();
+            TcpSessionState::new(
+                StreamContext {
+                    session_id: id,
+                    client,
+                    server,
+                },
+                missed_syn,
+                self.config.reassembly,
+                self.config.parser,
+            )
+        });
+        let before = state.buffered_bytes();
+        state.segment(from, segment, packet.time, &mut self.output);
+        let mut after = state.buffered_bytes();
+        if self.buffered_bytes + after > self.config.max_total_buffered_bytes + before {
+            state.release_held(packet.time, &mut self.output);
+            self.stats.gaps_forced_by_memory += 1;
+            after = state.buffered_bytes();
+        }
+        self.buffered_bytes = (self.buffered_bytes + after).saturating_sub(before);
+    }
+
+    fn close_sessions(&mut self, sink: &mut impl FnMut(Record)) {
+        for event in std::mem::take(&mut self.events) {
+            let SessionEvent::Closed(mut record) = event;
+            if let Some(mut state) = self.sessions.remove(&record.id) {
+                self.buffered_bytes = self.buffered_bytes.saturating_sub(state.buffered_bytes());
+                state.finish(record.last_packet.max(self.now), &mut self.output);
+                state.complete_record(&mut record);
+                let (gaps, lost) = state.gaps_and_losses();
+                self.stats.tcp_gaps += gaps;
+                self.stats.tcp_lost_bytes += lost;
+            }
+            self.emit(sink);
+            sink(Record::TcpSession(record));
+        }
+    }
+
+    fn emit(&mut self, sink: &mut impl FnMut(Record)) {
+        for message in self.output.messages.drain(..) {
+            match message {
+                ParsedMessage::Http(exchange) => {
+                    self.stats.http_exchanges += 1;
+                    if let Some(host) = &exchange.host {
+                        self.hosts.observe(
+                            exchange.server.ip,
+                            host_without_port(host),
+                            HostSource::Http,
+                            exchange.timing.request_start,
+                        );
+                    }
+                    sink(Record::Http(exchange));
+                }
+            }
+        }
+        for (ip, name, time) in self.output.server_names.drain(..) {
+            self.stats.tls_server_names += 1;
+            self.hosts.observe(ip, &name, HostSource::Sni, time);
+        }
+    }
+}

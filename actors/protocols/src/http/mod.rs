@@ -1,0 +1,5 @@
+//! HTTP/1.x.
+
+pub fn looks_like_request(_: &[u8]) -> bool {
+    false
+}
