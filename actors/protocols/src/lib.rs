@@ -13,4 +13,6 @@ pub mod http;
 mod stream;
 pub mod tls;
 
-pub use stream::{detect, Direction, ParsedMessage, ParserLimits, Protocol, StreamContext, StreamParser};
+pub use stream::{
+    detect, Direction, ParsedMessage, ParserLimits, Protocol, StreamContext, StreamParser,
+};

@@ -73,7 +73,13 @@ pub trait StreamParser: Send {
     fn protocol(&self) -> Protocol;
 
     /// Contiguous bytes of one direction, following what came before (or a gap).
-    fn data(&mut self, dir: Direction, time: EpochNanos, bytes: &[u8], out: &mut Vec<ParsedMessage>);
+    fn data(
+        &mut self,
+        dir: Direction,
+        time: EpochNanos,
+        bytes: &[u8],
+        out: &mut Vec<ParsedMessage>,
+    );
 
     /// `len` bytes of one direction were never seen; what follows is `data` after them.
     fn gap(&mut self, dir: Direction, time: EpochNanos, len: u64, out: &mut Vec<ParsedMessage>);
