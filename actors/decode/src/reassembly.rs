@@ -116,7 +116,7 @@ impl StreamReassembler {
         payload: &[u8],
         fin: bool,
         rst: bool,
-        emit: &mut impl FnMut(StreamEvent<'_>),
+        emit: &mut dyn FnMut(StreamEvent<'_>),
     ) {
         if self.ended {
             self.stats.duplicate_bytes += payload.len() as u64;
@@ -147,7 +147,7 @@ impl StreamReassembler {
     }
 
     /// An acknowledgement sent by the peer of this direction.
-    pub fn peer_ack(&mut self, time: EpochNanos, ack: u32, emit: &mut impl FnMut(StreamEvent<'_>)) {
+    pub fn peer_ack(&mut self, time: EpochNanos, ack: u32, emit: &mut dyn FnMut(StreamEvent<'_>)) {
         let Some(offset) = self.offset_of(ack) else {
             return;
         };
@@ -165,7 +165,7 @@ impl StreamReassembler {
     }
 
     /// Delivers everything held, with gaps for the holes (memory pressure or the end).
-    pub fn release_held(&mut self, time: EpochNanos, emit: &mut impl FnMut(StreamEvent<'_>)) {
+    pub fn release_held(&mut self, time: EpochNanos, emit: &mut dyn FnMut(StreamEvent<'_>)) {
         while let Some(first) = self.held.keys().next().copied() {
             self.skip_to(first, time, emit);
             self.drain(emit);
@@ -173,7 +173,7 @@ impl StreamReassembler {
     }
 
     /// Delivers everything held, with gaps for the holes, then the end.
-    pub fn finish(&mut self, time: EpochNanos, emit: &mut impl FnMut(StreamEvent<'_>)) {
+    pub fn finish(&mut self, time: EpochNanos, emit: &mut dyn FnMut(StreamEvent<'_>)) {
         self.release_held(time, emit);
         if !self.ended {
             self.ended = true;
@@ -186,7 +186,7 @@ impl StreamReassembler {
         time: EpochNanos,
         offset: i64,
         payload: &[u8],
-        emit: &mut impl FnMut(StreamEvent<'_>),
+        emit: &mut dyn FnMut(StreamEvent<'_>),
     ) {
         let delivered = self.delivered as i64;
         let end = offset + payload.len() as i64;
@@ -227,7 +227,7 @@ impl StreamReassembler {
     }
 
     /// Hands on held segments that have become contiguous.
-    fn drain(&mut self, emit: &mut impl FnMut(StreamEvent<'_>)) {
+    fn drain(&mut self, emit: &mut dyn FnMut(StreamEvent<'_>)) {
         while let Some(entry) = self.held.first_entry() {
             let offset = *entry.key();
             if offset > self.delivered {
@@ -256,7 +256,7 @@ impl StreamReassembler {
     }
 
     /// Declares gaps where waiting longer cannot help, and the end once FIN's byte is reached.
-    fn settle(&mut self, time: EpochNanos, emit: &mut impl FnMut(StreamEvent<'_>)) {
+    fn settle(&mut self, time: EpochNanos, emit: &mut dyn FnMut(StreamEvent<'_>)) {
         while let Some(first) = self.held.keys().next().copied() {
             let acked_past_hole = self.peer_acked.is_some_and(|acked| acked > self.delivered);
             if acked_past_hole && self.patience_used.is_none() {
@@ -281,7 +281,7 @@ impl StreamReassembler {
         }
     }
 
-    fn skip_to(&mut self, offset: u64, time: EpochNanos, emit: &mut impl FnMut(StreamEvent<'_>)) {
+    fn skip_to(&mut self, offset: u64, time: EpochNanos, emit: &mut dyn FnMut(StreamEvent<'_>)) {
         if offset <= self.delivered {
             return;
         }

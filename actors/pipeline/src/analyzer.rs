@@ -1,7 +1,8 @@
 use std::collections::HashMap;
 
 use spider_decode::{
-    Decoder, LinkType, Packet, SessionEvent, SessionTracker, Side, TcpSegment, Transport,
+    Decoder, LinkType, Packet, SessionEvent, SessionTracker, Side, TcpSegment, TrackedPacket,
+    Transport,
 };
 use spider_model::{Endpoint, EpochNanos, HostSource, Record};
 use spider_protocols::{ParsedMessage, StreamContext};
@@ -14,8 +15,14 @@ use crate::session::{SessionOutput, TcpSessionState};
 /// Frames in, records out: decode, track, reassemble, parse.
 #[derive(Debug)]
 pub struct Analyzer {
-    config: PipelineConfig,
     decoder: Decoder,
+    core: Core,
+}
+
+/// Everything after decoding (kept apart because a packet borrows the decoder).
+#[derive(Debug)]
+struct Core {
+    config: PipelineConfig,
     tracker: SessionTracker,
     sessions: HashMap<u64, TcpSessionState>,
     dns: DnsCorrelator,
@@ -30,27 +37,15 @@ pub struct Analyzer {
 impl Analyzer {
     pub fn new(config: PipelineConfig) -> Self {
         Self {
-            config,
             decoder: Decoder::new(config.decoder),
-            tracker: SessionTracker::new(config.tracker),
-            sessions: HashMap::new(),
-            dns: DnsCorrelator::new(config.max_pending_dns),
-            hosts: HostTable::new(config.max_hosts),
-            events: Vec::new(),
-            output: SessionOutput::default(),
-            buffered_bytes: 0,
-            now: EpochNanos::MIN,
-            stats: AnalyzerStats::default(),
+            core: Core::new(config),
         }
     }
 
     pub fn stats(&self) -> AnalyzerStats {
         AnalyzerStats {
             decode: self.decoder.stats(),
-            tracker: self.tracker.stats(),
-            hosts_dropped_by_limit: self.hosts.dropped,
-            buffered_bytes: self.buffered_bytes as u64,
-            ..self.stats
+            ..self.core.stats()
         }
     }
 
@@ -63,15 +58,49 @@ impl Analyzer {
         wire_len: u32,
         sink: &mut impl FnMut(Record),
     ) {
-        self.now = self.now.max(time);
-        let packet = match self.decoder.decode(link, time, frame, wire_len) {
-            Ok(Some(packet)) => packet,
-            Ok(None) | Err(_) => return,
-        };
-        let tracked = self.tracker.track(&packet, &mut self.events);
+        self.core.now = self.core.now.max(time);
+        if let Ok(Some(packet)) = self.decoder.decode(link, time, frame, wire_len) {
+            self.core.packet(&packet, sink);
+        }
+    }
+
+    /// The capture is over: every session ends, and the hosts are reported.
+    pub fn finish(&mut self, sink: &mut impl FnMut(Record)) {
+        self.core.finish(sink);
+    }
+}
+
+impl Core {
+    fn new(config: PipelineConfig) -> Self {
+        Self {
+            config,
+            tracker: SessionTracker::new(config.tracker),
+            sessions: HashMap::new(),
+            dns: DnsCorrelator::new(config.max_pending_dns),
+            hosts: HostTable::new(config.max_hosts),
+            events: Vec::new(),
+            output: SessionOutput::default(),
+            buffered_bytes: 0,
+            now: EpochNanos::MIN,
+            stats: AnalyzerStats::default(),
+        }
+    }
+
+    fn stats(&self) -> AnalyzerStats {
+        AnalyzerStats {
+            tracker: self.tracker.stats(),
+            hosts_dropped_by_limit: self.hosts.dropped,
+            buffered_bytes: self.buffered_bytes as u64,
+            ..self.stats
+        }
+    }
+
+    fn packet(&mut self, packet: &Packet<'_>, sink: &mut impl FnMut(Record)) {
+        let time = packet.time;
+        let tracked = self.tracker.track(packet, &mut self.events);
         self.close_sessions(sink);
         match packet.transport {
-            Transport::Tcp(segment) => self.tcp(&packet, &segment, tracked.id, tracked.from),
+            Transport::Tcp(segment) => self.tcp(packet, &segment, &tracked),
             Transport::Udp {
                 src_port,
                 dst_port,
@@ -91,8 +120,7 @@ impl Analyzer {
         self.emit(sink);
     }
 
-    /// The capture is over: every session ends, and the hosts are reported.
-    pub fn finish(&mut self, sink: &mut impl FnMut(Record)) {
+    fn finish(&mut self, sink: &mut impl FnMut(Record)) {
         self.tracker.flush(&mut self.events);
         self.close_sessions(sink);
         let mut leftovers: Vec<u64> = self.sessions.keys().copied().collect();
@@ -108,7 +136,14 @@ impl Analyzer {
         }
     }
 
-    fn tcp(&mut self, packet: &Packet<'_>, segment: &TcpSegment<'_>, id: u64, from: Side) {
+    fn tcp(&mut self, packet: &Packet<'_>, segment: &TcpSegment<'_>, tracked: &TrackedPacket) {
+        let (id, from) = (tracked.id, tracked.from);
+        let flags = segment.flags;
+        let carries_stream = !segment.payload.is_empty() || flags.fin() || flags.rst();
+        if !carries_stream && !self.sessions.contains_key(&id) {
+            // Handshakes and bare ACKs need no stream state: SYN floods cost the tracker only.
+            return;
+        }
         let state = self.sessions.entry(id).or_insert_with(|| {
             let src = Endpoint::new(packet.src, segment.src_port);
             let dst = Endpoint::new(packet.dst, segment.dst_port);
@@ -116,7 +151,7 @@ impl Analyzer {
                 Side::Client => (src, dst),
                 Side::Server => (dst, src),
             };
-            let missed_syn = !segment.flags.syn();
+            let missed_syn = tracked.client_isn.is_none() && tracked.server_isn.is_none();
             TcpSessionState::new(
                 StreamContext {
                     session_id: id,
@@ -124,6 +159,7 @@ impl Analyzer {
                     server,
                 },
                 missed_syn,
+                (tracked.client_isn, tracked.server_isn),
                 self.config.reassembly,
                 self.config.parser,
             )

@@ -74,17 +74,24 @@ impl TcpSessionState {
     pub fn new(
         context: StreamContext,
         missed_syn: bool,
+        (client_isn, server_isn): (Option<u32>, Option<u32>),
         reassembly: ReassemblyConfig,
         limits: ParserLimits,
     ) -> Self {
+        let mut streams = [
+            StreamReassembler::new(reassembly),
+            StreamReassembler::new(reassembly),
+        ];
+        for (stream, isn) in streams.iter_mut().zip([client_isn, server_isn]) {
+            if let Some(isn) = isn {
+                stream.anchor(isn.wrapping_add(1));
+            }
+        }
         Self {
             context,
             missed_syn,
             swapped: false,
-            streams: [
-                StreamReassembler::new(reassembly),
-                StreamReassembler::new(reassembly),
-            ],
+            streams,
             app: App::Detecting {
                 client: Vec::new(),
                 client_time: 0,
@@ -284,9 +291,9 @@ impl Dispatch<'_> {
             client,
             client_time,
             client_gap,
-            scanned,
             early_server,
             early_server_bytes,
+            ..
         } = &mut *self.app
         else {
             return;
@@ -341,9 +348,6 @@ impl Dispatch<'_> {
 
     /// In a stream whose beginning was not seen, looks for a request line to start HTTP at.
     fn resync_scan(&mut self, time: EpochNanos, bytes: &[u8]) {
-        let App::Detecting { scanned, .. } = &mut *self.app else {
-            return;
-        };
         let start = std::iter::once(0)
             .chain(memchr_newlines(bytes))
             .find(|&at| looks_like_request(&bytes[at..]));
@@ -355,9 +359,11 @@ impl Dispatch<'_> {
                 }
             }
             None => {
-                *scanned += bytes.len();
-                if *scanned > RESYNC_SCAN_BYTES {
-                    *self.app = App::Opaque;
+                if let App::Detecting { scanned, .. } = &mut *self.app {
+                    *scanned += bytes.len();
+                    if *scanned > RESYNC_SCAN_BYTES {
+                        *self.app = App::Opaque;
+                    }
                 }
             }
         }

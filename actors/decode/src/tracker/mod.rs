@@ -2,8 +2,7 @@
 
 mod expiry;
 mod session;
-
-use std::collections::HashMap;
+mod table;
 
 use spider_model::{CloseReason, Endpoint, EpochNanos, TcpSessionRecord, TcpState};
 
@@ -11,6 +10,7 @@ use crate::flow::{FlowKey, FlowTable};
 use crate::packet::{Packet, TcpSegment, Transport};
 use expiry::ExpiryQueues;
 use session::Session;
+use table::SessionTable;
 
 /// Which side of a session sent a packet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -88,6 +88,9 @@ pub struct TrackedPacket {
     pub from: Side,
     /// True for the first packet of a session or flow.
     pub new: bool,
+    /// The initial sequence numbers seen in the handshake (TCP), client's and server's.
+    pub client_isn: Option<u32>,
+    pub server_isn: Option<u32>,
 }
 
 /// What the tracker tells its caller besides packet ids.
@@ -101,7 +104,7 @@ pub enum SessionEvent {
 #[derive(Debug)]
 pub struct SessionTracker {
     config: TrackerConfig,
-    sessions: HashMap<FlowKey, Session>,
+    sessions: SessionTable,
     expiry: ExpiryQueues,
     flows: FlowTable,
     next_id: u64,
@@ -113,7 +116,7 @@ impl SessionTracker {
     pub fn new(config: TrackerConfig) -> Self {
         Self {
             config,
-            sessions: HashMap::new(),
+            sessions: SessionTable::with_capacity(config.max_sessions),
             expiry: ExpiryQueues::default(),
             flows: FlowTable::new(config.flow_idle_timeout_ns, config.max_flows),
             next_id: config.first_id,
@@ -159,6 +162,8 @@ impl SessionTracker {
                     id,
                     from: if src_is_low { Side::Client } else { Side::Server },
                     new: false,
+                    client_isn: None,
+                    server_isn: None,
                 }
             }
         }
@@ -166,7 +171,7 @@ impl SessionTracker {
 
     /// Closes every session (the capture ended): their final records go to `events`.
     pub fn flush(&mut self, events: &mut Vec<SessionEvent>) {
-        let keys: Vec<FlowKey> = self.sessions.keys().copied().collect();
+        let keys = self.sessions.keys();
         for key in keys {
             self.finish(key, CloseReason::CaptureEnd, events);
         }
@@ -183,7 +188,6 @@ impl SessionTracker {
         let src = Endpoint::new(packet.src, segment.src_port);
         let dst = Endpoint::new(packet.dst, segment.dst_port);
         let opening_syn = segment.flags.syn() && !segment.flags.ack();
-        let mut new = false;
         if let Some(session) = self.sessions.get(&key) {
             let idle = packet.time - session.last > self.config.idle_timeout_ns;
             let lingered_out = session
@@ -204,10 +208,10 @@ impl SessionTracker {
         if !self.sessions.contains_key(&key) {
             self.make_room(events);
         }
-        let session = self.sessions.entry(key).or_insert_with(|| {
-            new = true;
-            open(self.next_id, src, dst, segment, packet.time)
-        });
+        let next_id = self.next_id;
+        let (session, new) = self
+            .sessions
+            .get_or_insert_with(key, || open(next_id, src, dst, segment, packet.time));
         if new {
             self.next_id += 1;
             self.stats.sessions_opened += 1;
@@ -238,6 +242,8 @@ impl SessionTracker {
             id: session.id,
             from,
             new,
+            client_isn: session.client_isn,
+            server_isn: session.server_isn,
         }
     }
 

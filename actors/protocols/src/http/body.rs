@@ -248,6 +248,10 @@ impl BodySink {
         self.decoder.lose();
     }
 
+    pub(super) fn lost(&self) -> bool {
+        self.lost
+    }
+
     /// Decoded bytes held so far.
     pub(super) fn held(&self) -> usize {
         self.decoder.kept_len()
@@ -283,6 +287,9 @@ impl BodySink {
                 warnings.push(format!("{name} decoding failed: {err}"));
             }
             None => {}
+        }
+        if self.lost {
+            warnings.push("body bytes lost in a capture gap".to_owned());
         }
         if self.encoding == Encoding::Unsupported {
             warnings.push(format!("content-encoding {name} not decoded"));

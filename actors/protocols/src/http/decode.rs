@@ -2,7 +2,7 @@
 
 use std::io::{self, Write};
 
-use flate2::write::{DeflateDecoder, GzDecoder, ZlibDecoder};
+use super::inflate::{Format, Inflate};
 
 /// Size of the brotli decoder's output buffer.
 const BROTLI_BUFFER: usize = 4096;
@@ -94,139 +94,140 @@ pub(super) enum Stop {
     Invalid(String),
 }
 
-#[derive(Debug)]
 enum Kind {
-    Plain(Collector),
+    Plain,
     /// `deflate` before its first byte tells zlib from raw deflate.
-    Deflate(Collector),
-    Gzip(Box<GzDecoder<Collector>>),
-    Zlib(Box<ZlibDecoder<Collector>>),
-    Raw(Box<DeflateDecoder<Collector>>),
+    Deflate,
+    Flate(Box<Inflate>),
+    /// The brotli writer owns the collector while it decodes.
     Brotli(Box<brotli::DecompressorWriter<Collector>>),
     /// Decoding ended (stream end, error, limit or capture loss): later bytes are ignored.
-    Stopped(Collector),
+    Stopped,
+}
+
+impl std::fmt::Debug for Kind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Plain => f.write_str("plain"),
+            Self::Deflate => f.write_str("deflate"),
+            Self::Flate(inflate) => inflate.fmt(f),
+            Self::Brotli(_) => f.write_str("br"),
+            Self::Stopped => f.write_str("stopped"),
+        }
+    }
 }
 
 /// A body decoder fed with wire bytes in pieces.
 #[derive(Debug)]
 pub(super) struct Decoder {
     kind: Kind,
+    out: Collector,
     stop: Option<Stop>,
 }
 
 impl Decoder {
     pub(super) fn new(encoding: Encoding, out: Collector) -> Self {
-        let kind = match encoding {
-            Encoding::Identity | Encoding::Unsupported => Kind::Plain(out),
-            Encoding::Gzip => Kind::Gzip(Box::new(GzDecoder::new(out))),
-            Encoding::Deflate => Kind::Deflate(out),
-            Encoding::Brotli => Kind::Brotli(Box::new(brotli::DecompressorWriter::new(
-                out,
-                BROTLI_BUFFER,
-            ))),
+        let (kind, out) = match encoding {
+            Encoding::Identity | Encoding::Unsupported => (Kind::Plain, out),
+            Encoding::Gzip => (Kind::Flate(Box::new(Inflate::new(Format::Gzip))), out),
+            Encoding::Deflate => (Kind::Deflate, out),
+            Encoding::Brotli => (
+                Kind::Brotli(Box::new(brotli::DecompressorWriter::new(
+                    out,
+                    BROTLI_BUFFER,
+                ))),
+                Collector::default(),
+            ),
         };
-        Self { kind, stop: None }
+        Self {
+            kind,
+            out,
+            stop: None,
+        }
     }
 
-    pub(super) fn write(&mut self, mut bytes: &[u8]) {
-        if let Kind::Deflate(out) = &mut self.kind {
+    pub(super) fn write(&mut self, bytes: &[u8]) {
+        if matches!(self.kind, Kind::Deflate) {
             let Some(&first) = bytes.first() else {
                 return;
             };
-            let out = std::mem::take(out);
             // A zlib header's first byte: compression method 8, window size at most 32 KiB.
-            self.kind = if first & 0x0f == 8 && first >> 4 <= 7 {
-                Kind::Zlib(Box::new(ZlibDecoder::new(out)))
+            let format = if first & 0x0f == 8 && first >> 4 <= 7 {
+                Format::Zlib
             } else {
-                Kind::Raw(Box::new(DeflateDecoder::new(out)))
+                Format::Raw
             };
+            self.kind = Kind::Flate(Box::new(Inflate::new(format)));
         }
-        if let Kind::Plain(out) = &mut self.kind {
-            if out.write(bytes).is_err() {
-                self.stop = Some(Stop::Limit);
-            }
-            return;
-        }
-        while !bytes.is_empty() {
-            let written = match &mut self.kind {
-                Kind::Gzip(d) => d.write(bytes),
-                Kind::Zlib(d) => d.write(bytes),
-                Kind::Raw(d) => d.write(bytes),
-                Kind::Brotli(d) => d.write(bytes),
-                Kind::Plain(_) | Kind::Deflate(_) | Kind::Stopped(_) => return,
-            };
-            match written {
+        let result = match &mut self.kind {
+            Kind::Plain => self.out.write_all(bytes).map_err(|_| Stop::Limit),
+            Kind::Flate(inflate) => match inflate.write(bytes, &mut self.out) {
+                Ok(true) => return self.halt(None),
+                Ok(false) => Ok(()),
+                Err(stop) => Err(stop),
+            },
+            Kind::Brotli(writer) => match writer.write(bytes) {
                 // The encoded stream ended; bytes after it are ignored.
-                Ok(0) => return self.halt(None),
-                Ok(n) => bytes = bytes.get(n..).unwrap_or_default(),
-                Err(err) => return self.halt(Some(err)),
-            }
+                Ok(n) if n < bytes.len() => return self.halt(None),
+                Ok(_) => Ok(()),
+                Err(_) if writer.get_ref().hit_limit => Err(Stop::Limit),
+                Err(err) => Err(Stop::Invalid(err.to_string())),
+            },
+            Kind::Deflate | Kind::Stopped => Ok(()),
+        };
+        if let Err(stop) = result {
+            self.halt(Some(stop));
         }
     }
 
     /// Stops decoding after bytes were lost: the rest of the stream cannot be decoded.
     pub(super) fn lose(&mut self) {
-        if let Kind::Plain(out) = &mut self.kind {
-            out.stop_keeping();
+        if matches!(self.kind, Kind::Plain) {
+            self.out.stop_keeping();
         } else {
             self.halt(None);
         }
     }
 
-    /// Flushes the decoder; `complete` when the whole body was seen, so an unfinished encoded
-    /// stream is an error.
+    /// The decoded output and why decoding stopped early, if it did; `complete` when the whole
+    /// body was seen, so an unfinished encoded stream is an error.
     pub(super) fn finish(mut self, complete: bool) -> (Collector, Option<Stop>) {
         let result = match &mut self.kind {
-            Kind::Gzip(d) => d.try_finish(),
-            Kind::Zlib(d) => d.try_finish(),
-            Kind::Raw(d) => d.try_finish(),
-            Kind::Brotli(d) => d.close(),
-            Kind::Plain(_) | Kind::Deflate(_) | Kind::Stopped(_) => Ok(()),
+            Kind::Flate(inflate) => inflate.finish(),
+            Kind::Brotli(writer) => match writer.close() {
+                Ok(()) => Ok(()),
+                Err(_) if writer.get_ref().hit_limit => Err(Stop::Limit),
+                Err(err) => Err(Stop::Invalid(err.to_string())),
+            },
+            Kind::Plain | Kind::Deflate | Kind::Stopped => Ok(()),
         };
-        let failed = result.err().filter(|_| complete);
-        let mut out = self.take_collector();
-        if let Some(err) = failed {
-            self.record(&mut out, err);
+        if let Err(stop) = result {
+            if complete || stop == Stop::Limit {
+                self.halt(Some(stop));
+            }
         }
-        (out, self.stop)
+        self.halt(None);
+        (self.out, self.stop)
     }
 
-    fn halt(&mut self, err: Option<io::Error>) {
-        let mut out = self.take_collector();
-        if let Some(err) = err {
-            self.record(&mut out, err);
+    /// Ends decoding, keeping the first reason given.
+    fn halt(&mut self, stop: Option<Stop>) {
+        if let Kind::Brotli(writer) = &mut self.kind {
+            self.out = std::mem::take(writer.get_mut());
         }
-        self.kind = Kind::Stopped(out);
-    }
-
-    fn record(&mut self, out: &mut Collector, err: io::Error) {
+        if !matches!(self.kind, Kind::Plain) {
+            self.kind = Kind::Stopped;
+        }
         if self.stop.is_none() {
-            self.stop = Some(if out.hit_limit {
-                Stop::Limit
-            } else {
-                Stop::Invalid(err.to_string())
-            });
-        }
-    }
-
-    fn take_collector(&mut self) -> Collector {
-        match &mut self.kind {
-            Kind::Plain(out) | Kind::Deflate(out) | Kind::Stopped(out) => std::mem::take(out),
-            Kind::Gzip(d) => std::mem::take(d.get_mut()),
-            Kind::Zlib(d) => std::mem::take(d.get_mut()),
-            Kind::Raw(d) => std::mem::take(d.get_mut()),
-            Kind::Brotli(d) => std::mem::take(d.get_mut()),
+            self.stop = stop;
         }
     }
 
     /// Decoded bytes kept so far.
     pub(super) fn kept_len(&self) -> usize {
         match &self.kind {
-            Kind::Plain(out) | Kind::Deflate(out) | Kind::Stopped(out) => out.kept.len(),
-            Kind::Gzip(d) => d.get_ref().kept.len(),
-            Kind::Zlib(d) => d.get_ref().kept.len(),
-            Kind::Raw(d) => d.get_ref().kept.len(),
-            Kind::Brotli(d) => d.get_ref().kept.len(),
+            Kind::Brotli(writer) => writer.get_ref().kept.len(),
+            _ => self.out.kept.len(),
         }
     }
 }

@@ -129,6 +129,8 @@ pub(super) struct Slot {
     pub ex: HttpExchange,
     pub req_done: bool,
     pub resp: RespState,
+    /// The final response head was parsed (the response may still be in progress).
+    pub final_seen: bool,
     pub is_head: bool,
     pub tunnel: Tunnel,
     pub incomplete: bool,
@@ -176,6 +178,7 @@ impl Slot {
             ex,
             req_done: false,
             resp: RespState::Waiting,
+            final_seen: false,
             is_head,
             tunnel,
             incomplete: false,

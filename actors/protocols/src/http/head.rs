@@ -138,3 +138,12 @@ pub(super) fn response_prefix(buf: &[u8]) -> Option<ResponseHead> {
         headers: Vec::new(),
     })
 }
+
+/// The fields of a trailer section (the bytes after the last chunk, up to its empty line).
+pub(super) fn parse_trailers(buf: &[u8]) -> Vec<spider_model::Header> {
+    let mut headers = [EMPTY_HEADER; STACK_HEADERS];
+    match httparse::parse_headers(buf, &mut headers) {
+        Ok(Status::Complete((_, fields))) => convert_headers(fields),
+        _ => Vec::new(),
+    }
+}

@@ -41,7 +41,7 @@ pub(super) enum HeadFeed {
     More(usize),
     /// The head is complete in `buf` after taking this many bytes.
     Complete(usize),
-    /// The head exceeds the bound after taking this many bytes.
+    /// The head exceeds the bound after taking this many bytes (those that fit).
     TooLong(usize),
 }
 
@@ -148,7 +148,7 @@ impl Side {
         let room = max.saturating_sub(self.buf.len());
         if take > room {
             self.buf.extend_from_slice(input.get(..room).unwrap_or_default());
-            return HeadFeed::TooLong(skipped + take);
+            return HeadFeed::TooLong(skipped + room);
         }
         self.buf.extend_from_slice(input.get(..take).unwrap_or_default());
         match end {
@@ -170,9 +170,10 @@ impl Side {
         max: usize,
         classify: fn(&[u8]) -> Candidate,
     ) -> (usize, u64) {
-        let Mode::Resync { at_start } = &mut self.mode else {
+        let Mode::Resync { mut at_start } = self.mode else {
             return (0, 0);
         };
+        self.mode = Mode::Resync { at_start: false };
         let mut skipped = 0_u64;
         let mut pos = 0;
         if !self.buf.is_empty() {
@@ -198,7 +199,7 @@ impl Side {
         }
         loop {
             let rest = input.get(pos..).unwrap_or_default();
-            let begin = if std::mem::take(at_start) {
+            let begin = if std::mem::take(&mut at_start) {
                 Some(0)
             } else {
                 rest.iter().position(|&b| b == b'\n').map(|p| p + 1)
@@ -210,7 +211,7 @@ impl Side {
             skipped += begin as u64;
             pos += begin;
             let Some(candidate) = input.get(pos..).filter(|c| !c.is_empty()) else {
-                *at_start = true;
+                self.mode = Mode::Resync { at_start: true };
                 return (input.len(), skipped);
             };
             match classify(candidate) {
