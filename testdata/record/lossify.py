@@ -30,7 +30,7 @@ def tcp_of(layers):
 def main():
     full, out, client_log, truth_path = sys.argv[1:5]
     pk = T.tshark_packets(full, [])
-    res, _interim, requests, _bodies = T.analyse(pk)
+    res, _interim, requests, _bodies, _ = T.analyse(pk)
     client = T.read_client_log(client_log)
     only_t, only_c = T.diff(res["http_exchanges"], client)
     if only_t or only_c:
@@ -96,7 +96,7 @@ def main():
         if e["uri"].startswith("/loss/c2"):
             e["status"] = None  # response head not in the capture
         ex.append(e)
-    lossy, _, _, _ = T.analyse(T.tshark_packets(out, []))
+    lossy, _, _, _, _ = T.analyse(T.tshark_packets(out, []))
     only_t, only_c = T.diff(lossy["http_exchanges"], T.sort_exchanges(ex))
     tshark_says = "tshark on this file agrees" if not (only_t or only_c) else (
         "tshark on this file finds %d requests / %d responses and differs: only tshark: %s; "

@@ -18,10 +18,13 @@ Prints a JSON document in the shape of testdata/*.truth.json:
   http_responses       number of HTTP response heads tshark found (1xx count)
   http2_header_frames  frames holding an HTTP/2 HEADERS frame (h2c ports
                        given by --h2c-port are decoded as HTTP/2)
-  dns_answers          one entry per DNS response: {name, a} (a = A records
-                       joined by ",", "" if none); "aaaa", "cname" (joined by
-                       ",") and "qtype" (when not A) are added only when
-                       non-empty, so older files keep their shape
+  dns_answers          one entry per DNS response to an A query: {name, a}
+                       (a = the A records joined by ",", "" if none), plus
+                       "cname" (the CNAME targets, joined by ",") when there
+                       are any
+  dns_aaaa_answers     (only when there are AAAA queries) likewise {name,
+                       aaaa[, cname]} per response to an AAAA query
+  dns_other_answers    (only when present) other query types
   tls_sni              sorted distinct SNI of TLS ClientHellos
   tcp_sessions         distinct tcp.stream values
   ip_pair_frame_bytes  sum of frame.len per (IP src, IP dst) of the outer IP
@@ -30,6 +33,9 @@ Prints a JSON document in the shape of testdata/*.truth.json:
                        router solicitations are not counted)
 
 Optional inputs:
+  --informational  add informational_responses: the 1xx (other than 101)
+                 responses, as {method, host, uri, status} of their request
+                 (from the client log when given).
   --client-log   JSON lines written by client.py ({method, host, uri, status,
                  captured}); entries with "captured": false (sent before the
                  capture started) are ignored.  The exchanges are compared
@@ -97,6 +103,8 @@ def analyse(packets, pairs="all"):
     bodies = []     # (frame, request_in, file_data) of responses
     h2_frames = 0
     dns = []
+    dns6 = []
+    dns_other = []
     sni = set()
     streams = set()
     pair_bytes = collections.OrderedDict()
@@ -143,20 +151,24 @@ def analyse(packets, pairs="all"):
             if first(d, "dns.flags.response") != "1":
                 continue
             qname = first(d, "dns.qry.name", "")
-            qtype = first(d, "dns.qry.type", "1")
+            qtype = str(first(d, "dns.qry.type", "1"))
             ans = d.get("Answers", {})
-            e = {"name": qname,
-                 "a": ",".join(find(ans, "dns.a"))}
-            aaaa = ",".join(find(ans, "dns.aaaa"))
+            a_rr = ",".join(find(ans, "dns.a"))
+            aaaa_rr = ",".join(find(ans, "dns.aaaa"))
             cname = ",".join(find(ans, "dns.cname"))
-            if aaaa:
-                e["aaaa"] = aaaa
-            if cname:
-                e["cname"] = cname
-            if str(qtype) != "1":
-                e["qtype"] = {"28": "AAAA", "5": "CNAME", "15": "MX",
-                              "16": "TXT", "12": "PTR"}.get(str(qtype), str(qtype))
-            dns.append(e)
+            if qtype == "1":
+                e = {"name": qname, "a": a_rr}
+                if cname:
+                    e["cname"] = cname
+                dns.append(e)
+            elif qtype == "28":
+                e = {"name": qname, "aaaa": aaaa_rr}
+                if cname:
+                    e["cname"] = cname
+                dns6.append(e)
+            else:
+                dns_other.append({"name": qname, "qtype": qtype, "a": a_rr,
+                                  "aaaa": aaaa_rr, "cname": cname})
         for t in as_list(layers.get("tls")):
             for s in find(t, "tls.handshake.extensions_server_name"):
                 sni.add(s)
@@ -189,13 +201,15 @@ def analyse(packets, pairs="all"):
         "http_requests": len(requests),
         "http_responses": len(responses),
         "http2_header_frames": h2_frames,
-        "dns_answers": sorted(dns, key=lambda e: (e["name"], e.get("qtype", ""), e["a"],
-                                                  e.get("aaaa", ""), e.get("cname", ""))),
+        "dns_answers": sorted(dns, key=lambda e: (e["name"], e["a"], e.get("cname", ""))),
         "tls_sni": sorted(sni),
         "tcp_sessions": len(streams),
         "ip_pair_frame_bytes": [{"src": s, "dst": d, "bytes": b}
                                 for (s, d), b in sorted(pair_bytes.items())],
-    }, sort_exchanges(interim), requests, bodies
+    }, sort_exchanges(interim), requests, bodies, {
+        "dns_aaaa_answers": sorted(dns6, key=lambda e: (e["name"], e["aaaa"], e.get("cname", ""))),
+        "dns_other_answers": sorted(dns_other, key=lambda e: (e["name"], e["qtype"])),
+    }
 
 
 def ex_key(e):
@@ -207,8 +221,9 @@ def sort_exchanges(ex):
     return sorted(ex, key=ex_key)
 
 
-def read_client_log(path):
+def read_client_log(path, with_interim=False):
     out = []
+    interim = []
     with open(path) as f:
         for line in f:
             line = line.strip()
@@ -217,8 +232,13 @@ def read_client_log(path):
             e = json.loads(line)
             if not e.get("captured", True):
                 continue
-            out.append({"method": e["method"], "host": e["host"],
-                        "uri": e["uri"], "status": e["status"]})
+            x = {"method": e["method"], "host": e["host"], "uri": e["uri"],
+                 "status": e["status"]}
+            out.append(x)
+            for code in e.get("interim") or []:
+                interim.append(dict(x, status=code))
+    if with_interim:
+        return sort_exchanges(out), sort_exchanges(interim)
     return sort_exchanges(out)
 
 
@@ -235,6 +255,9 @@ def main():
     ap.add_argument("--h2c-port", type=int, action="append", default=[])
     ap.add_argument("--client-log")
     ap.add_argument("--trust", choices=["tshark", "client"], default="tshark")
+    ap.add_argument("--client-counts", action="store_true",
+                    help="with --trust client, http_requests/http_responses from the client "
+                         "log too (default: tshark's head counts)")
     ap.add_argument("--decoded-bodies")
     ap.add_argument("--note")
     ap.add_argument("--extra", help="JSON object merged into the output")
@@ -246,12 +269,19 @@ def main():
     ap.add_argument("-o", "--output")
     a = ap.parse_args()
 
-    truth, interim, requests, bodies = analyse(tshark_packets(a.pcap, a.h2c_port), a.pairs)
+    truth, interim, requests, bodies, more_dns = analyse(
+        tshark_packets(a.pcap, a.h2c_port), a.pairs)
+    for k, v in more_dns.items():
+        if v:  # only when present, so the first five files keep their shape
+            truth[k] = v
     notes = []
     rc = 0
     if a.client_log:
-        client = read_client_log(a.client_log)
+        client, client_interim = read_client_log(a.client_log, with_interim=True)
         only_tshark, only_client = diff(truth["http_exchanges"], client)
+        # which 1xx preceded which final response is known to the client;
+        # tshark leaves 100 Continue unpaired when the request has a body
+        interim = client_interim
         if only_tshark or only_client:
             print("truth.py: %s: tshark and the clients disagree" % a.pcap, file=sys.stderr)
             for e in only_tshark:
@@ -259,18 +289,27 @@ def main():
             for e in only_client:
                 print("  client only: " + e, file=sys.stderr)
             if a.trust == "client":
+                n_req = len(client)
+                n_resp = sum(1 for e in client if e["status"] is not None) + len(client_interim)
                 notes.append(
-                    "http_exchanges/http_requests/http_responses are what the clients did "
-                    "(client log), not tshark: tshark found %d requests / %d responses; "
-                    "tshark-only: %s; client-only: %s" % (
+                    "http_exchanges are what the clients did (client log), not tshark's "
+                    "pairing; http_requests/http_responses are %s: tshark found %d requests / "
+                    "%d responses (%s); tshark says: %s; the clients saw: %s" % (
+                        "the clients' (1xx included)" if a.client_counts
+                        else "tshark's heads (1xx included)",
                         truth["http_requests"], truth["http_responses"],
-                        "; ".join(only_tshark) or "none", "; ".join(only_client) or "none"))
+                        "same counts" if (n_req, n_resp) == (truth["http_requests"],
+                                                             truth["http_responses"])
+                        else "the clients: %d / %d" % (n_req, n_resp),
+                        "; ".join(only_tshark) or "nothing else",
+                        "; ".join(only_client) or "nothing else"))
                 truth["http_exchanges"] = client
-                truth["http_requests"] = len(client)
-                truth["http_responses"] = sum(1 for e in client if e["status"] is not None)
+                if a.client_counts:
+                    truth["http_requests"] = n_req
+                    truth["http_responses"] = n_resp
             else:
                 rc = 3
-    if a.informational and interim:
+    if a.informational:
         truth["informational_responses"] = interim
     if a.decoded_bodies:
         with open(a.decoded_bodies) as f:

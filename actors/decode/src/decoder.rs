@@ -177,24 +177,24 @@ fn classify<'a>(
             let header = ipv6.header();
             let src = IpAddr::from(header.source_addr());
             let dst = IpAddr::from(header.destination_addr());
-            let fragment = ipv6
-                .extensions()
-                .clone()
-                .into_iter()
-                .find_map(|extension| match extension {
-                    etherparse::Ipv6ExtensionSlice::Fragment(fragment)
-                        if fragment.is_fragmenting_payload() =>
-                    {
-                        Some((
-                            fragment.identification(),
-                            fragment.fragment_offset(),
-                            fragment.more_fragments(),
-                            ipv6.payload().ip_number.0,
-                            ipv6.payload().payload,
-                        ))
-                    }
-                    _ => None,
-                });
+            let fragment =
+                ipv6.extensions()
+                    .clone()
+                    .into_iter()
+                    .find_map(|extension| match extension {
+                        etherparse::Ipv6ExtensionSlice::Fragment(fragment)
+                            if fragment.is_fragmenting_payload() =>
+                        {
+                            Some((
+                                fragment.identification(),
+                                fragment.fragment_offset(),
+                                fragment.more_fragments(),
+                                ipv6.payload().ip_number.0,
+                                ipv6.payload().payload,
+                            ))
+                        }
+                        _ => None,
+                    });
             (src, dst, fragment)
         }
         Some(NetSlice::Arp(_)) | None => return Err(DecodeError::NotIp),

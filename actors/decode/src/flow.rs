@@ -66,7 +66,8 @@ impl FlowTable {
         }
         if self.flows.len() >= self.max_flows && !self.flows.contains_key(&key) {
             let idle_timeout = self.idle_timeout_ns;
-            self.flows.retain(|_, (_, last)| time - *last <= idle_timeout);
+            self.flows
+                .retain(|_, (_, last)| time - *last <= idle_timeout);
             if self.flows.len() >= self.max_flows {
                 self.evicted += self.flows.len() as u64;
                 self.flows.clear();

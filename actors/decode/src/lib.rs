@@ -25,6 +25,4 @@ pub use flow::{FlowKey, FlowTable};
 pub use link::LinkType;
 pub use packet::{Packet, TcpFlags, TcpSegment, Transport};
 pub use reassembly::{ReassemblyConfig, ReassemblyStats, StreamEvent, StreamReassembler};
-pub use tracker::{
-    Side, SessionEvent, SessionTracker, TrackedPacket, TrackerConfig, TrackerStats,
-};
+pub use tracker::{SessionEvent, SessionTracker, Side, TrackedPacket, TrackerConfig, TrackerStats};

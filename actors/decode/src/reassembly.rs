@@ -2,6 +2,9 @@ use std::collections::BTreeMap;
 
 use spider_model::EpochNanos;
 
+/// How far back a guessed anchor moves for earlier data (reordering, not a new stream).
+const GUESS_MOVE_WINDOW: i64 = 1 << 20;
+
 /// Bounds and tolerances of a [`StreamReassembler`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ReassemblyConfig {
@@ -59,6 +62,8 @@ pub struct StreamReassembler {
     config: ReassemblyConfig,
     /// Sequence number of offset 0, once anchored.
     anchor_seq: Option<u32>,
+    /// True when the anchor came from a handshake; a guessed one may still move back.
+    anchor_firm: bool,
     /// Offset of the next byte to deliver.
     delivered: u64,
     held: BTreeMap<u64, Held>,
@@ -92,11 +97,26 @@ impl StreamReassembler {
         self.ended
     }
 
-    /// Anchors the stream at its first byte (the SYN's sequence number plus one).
+    /// Anchors the stream at its first byte (the SYN's sequence number plus one). It replaces a
+    /// guessed anchor as long as nothing has been delivered or held.
     pub fn anchor(&mut self, first_seq: u32) {
+        if self.anchor_seq.is_none() || (!self.anchor_firm && self.untouched()) {
+            self.anchor_seq = Some(first_seq);
+            self.anchor_firm = true;
+        }
+    }
+
+    /// Anchors the stream where its first byte probably is (first data seen, or the peer's
+    /// acknowledgement); earlier data arriving before anything is delivered moves it back.
+    pub fn anchor_guess(&mut self, first_seq: u32) {
         if self.anchor_seq.is_none() {
             self.anchor_seq = Some(first_seq);
+            self.anchor_firm = false;
         }
+    }
+
+    fn untouched(&self) -> bool {
+        self.delivered == 0 && self.held.is_empty() && !self.ended
     }
 
     pub fn is_anchored(&self) -> bool {
@@ -123,7 +143,13 @@ impl StreamReassembler {
             return;
         }
         if !payload.is_empty() || fin {
-            self.anchor(seq);
+            self.anchor_guess(seq);
+            let earlier = self
+                .offset_of(seq)
+                .is_some_and(|offset| offset < 0 && offset > -GUESS_MOVE_WINDOW);
+            if earlier && !self.anchor_firm && self.untouched() {
+                self.anchor_seq = Some(seq);
+            }
         }
         if let Some(offset) = self.offset_of(seq) {
             if fin {

@@ -16,12 +16,18 @@ fn ipv4_tcp() -> Vec<u8> {
 }
 
 fn assert_tcp_payload(decoder: &mut Decoder, link: LinkType, frame: &[u8]) -> Option<u16> {
-    let packet = decoder.decode(link, 5, frame, frame.len() as u32).unwrap().unwrap();
+    let packet = decoder
+        .decode(link, 5, frame, frame.len() as u32)
+        .unwrap()
+        .unwrap();
     let Transport::Tcp(segment) = packet.transport else {
         panic!("tcp expected, got {:?}", packet.transport);
     };
     assert_eq!(segment.payload, PAYLOAD);
-    assert_eq!((segment.src_port, segment.dst_port, segment.seq), (40000, 80, 7));
+    assert_eq!(
+        (segment.src_port, segment.dst_port, segment.seq),
+        (40000, 80, 7)
+    );
     assert_eq!(packet.src, "10.0.0.1".parse::<IpAddr>().unwrap());
     packet.vlan
 }
@@ -36,7 +42,10 @@ fn ethernet_with_and_without_vlan_tags() {
         .tcp(40000, 80, 7, 1000)
         .write(&mut frame, PAYLOAD)
         .unwrap();
-    assert_eq!(assert_tcp_payload(&mut decoder, LinkType::ETHERNET, &frame), None);
+    assert_eq!(
+        assert_tcp_payload(&mut decoder, LinkType::ETHERNET, &frame),
+        None
+    );
 
     let mut tagged = Vec::new();
     PacketBuilder::ethernet2(mac, mac)
@@ -45,7 +54,10 @@ fn ethernet_with_and_without_vlan_tags() {
         .tcp(40000, 80, 7, 1000)
         .write(&mut tagged, PAYLOAD)
         .unwrap();
-    assert_eq!(assert_tcp_payload(&mut decoder, LinkType::ETHERNET, &tagged), Some(100));
+    assert_eq!(
+        assert_tcp_payload(&mut decoder, LinkType::ETHERNET, &tagged),
+        Some(100)
+    );
 
     let mut qinq = Vec::new();
     PacketBuilder::ethernet2(mac, mac)
@@ -54,7 +66,10 @@ fn ethernet_with_and_without_vlan_tags() {
         .tcp(40000, 80, 7, 1000)
         .write(&mut qinq, PAYLOAD)
         .unwrap();
-    assert_eq!(assert_tcp_payload(&mut decoder, LinkType::ETHERNET, &qinq), Some(200));
+    assert_eq!(
+        assert_tcp_payload(&mut decoder, LinkType::ETHERNET, &qinq),
+        Some(200)
+    );
 }
 
 #[test]
@@ -66,7 +81,9 @@ fn linux_cooked_v1_and_v2_raw_ip_and_loopback() {
     sll.extend_from_slice(&ip);
     assert_tcp_payload(&mut decoder, LinkType::LINUX_SLL, &sll);
 
-    let mut sll2 = vec![0x08, 0x00, 0, 0, 0, 0, 0, 3, 0, 1, 0, 6, 1, 2, 3, 4, 5, 6, 0, 0];
+    let mut sll2 = vec![
+        0x08, 0x00, 0, 0, 0, 0, 0, 3, 0, 1, 0, 6, 1, 2, 3, 4, 5, 6, 0, 0,
+    ];
     sll2.extend_from_slice(&ip);
     assert_tcp_payload(&mut decoder, LinkType::LINUX_SLL2, &sll2);
 
@@ -88,9 +105,15 @@ fn ipv6_udp() {
         .udp(5353, 53)
         .write(&mut frame, b"query")
         .unwrap();
-    let packet = decoder.decode(LinkType::RAW, 1, &frame, 0).unwrap().unwrap();
+    let packet = decoder
+        .decode(LinkType::RAW, 1, &frame, 0)
+        .unwrap()
+        .unwrap();
     assert_eq!(packet.dst, "fd79::2".parse::<IpAddr>().unwrap());
-    let Transport::Udp { dst_port, payload, .. } = packet.transport else {
+    let Transport::Udp {
+        dst_port, payload, ..
+    } = packet.transport
+    else {
         panic!("udp expected");
     };
     assert_eq!((dst_port, payload), (53, &b"query"[..]));
@@ -144,7 +167,10 @@ fn ipv4_fragments_are_reassembled_in_any_order() {
             continue;
         }
         let packet = result.unwrap();
-        let Transport::Udp { payload, dst_port, .. } = packet.transport else {
+        let Transport::Udp {
+            payload, dst_port, ..
+        } = packet.transport
+        else {
             panic!("udp expected");
         };
         assert_eq!(dst_port, 53);
@@ -166,7 +192,10 @@ fn fragments_beyond_the_limits_are_dropped_and_counted() {
     let mut decoder = Decoder::new(config);
     for id in 0..5u16 {
         let first = fragments(&udp_datagram(&[0u8; 2000]), id, 1480).remove(0);
-        assert!(decoder.decode(LinkType::RAW, 0, &first, 0).unwrap().is_none());
+        assert!(decoder
+            .decode(LinkType::RAW, 0, &first, 0)
+            .unwrap()
+            .is_none());
     }
     assert_eq!(decoder.stats().defrag.dropped_by_limit, 3);
     let late = fragments(&udp_datagram(&[0u8; 2000]), 99, 1480).remove(0);

@@ -68,7 +68,14 @@ fn sequence_numbers_wrap_around() {
     let mut r = reassembler();
     let start = u32::MAX - 2;
     r.anchor(start);
-    r.segment(1, start.wrapping_add(4), b"ef", false, false, &mut collect(&mut outs));
+    r.segment(
+        1,
+        start.wrapping_add(4),
+        b"ef",
+        false,
+        false,
+        &mut collect(&mut outs),
+    );
     r.segment(2, start, b"abcd", false, false, &mut collect(&mut outs));
     assert_eq!(outs, vec![Out::Data(b"abcdef".to_vec())]);
 }
@@ -90,7 +97,11 @@ fn hole_acknowledged_by_peer_becomes_a_gap_after_patience() {
     r.peer_ack(5, 12, &mut collect(&mut outs));
     assert_eq!(
         outs,
-        vec![Out::Data(b"aaaa".to_vec()), Out::Gap(4), Out::Data(b"cccc".to_vec())]
+        vec![
+            Out::Data(b"aaaa".to_vec()),
+            Out::Gap(4),
+            Out::Data(b"cccc".to_vec())
+        ]
     );
     assert_eq!(r.stats().lost_bytes, 4);
 }
@@ -148,7 +159,12 @@ fn finish_reports_holes_then_end() {
     r.finish(3, &mut collect(&mut outs));
     assert_eq!(
         outs,
-        vec![Out::Data(b"ab".to_vec()), Out::Gap(3), Out::Data(b"fg".to_vec()), Out::End]
+        vec![
+            Out::Data(b"ab".to_vec()),
+            Out::Gap(3),
+            Out::Data(b"fg".to_vec()),
+            Out::End
+        ]
     );
 }
 

@@ -53,15 +53,27 @@ fn handshake_data_and_fin_make_one_closed_session() {
     let syn = tracker.track(&tcp(1_000, true, SYN, 100, 0, b""), &mut events);
     let synack = tracker.track(&tcp(3_000, false, SYN | ACK, 500, 101, b""), &mut events);
     let ack = tracker.track(&tcp(4_000, true, ACK, 101, 501, b""), &mut events);
-    tracker.track(&tcp(5_000, true, ACK, 101, 501, b"GET / HTTP/1.1\r\n\r\n"), &mut events);
-    tracker.track(&tcp(6_000, false, ACK, 501, 119, b"HTTP/1.1 200 OK\r\n\r\n"), &mut events);
-    tracker.track(&tcp(6_000, false, ACK, 501, 119, b"HTTP/1.1 200 OK\r\n\r\n"), &mut events);
+    tracker.track(
+        &tcp(5_000, true, ACK, 101, 501, b"GET / HTTP/1.1\r\n\r\n"),
+        &mut events,
+    );
+    tracker.track(
+        &tcp(6_000, false, ACK, 501, 119, b"HTTP/1.1 200 OK\r\n\r\n"),
+        &mut events,
+    );
+    tracker.track(
+        &tcp(6_000, false, ACK, 501, 119, b"HTTP/1.1 200 OK\r\n\r\n"),
+        &mut events,
+    );
     tracker.track(&tcp(7_000, true, FIN | ACK, 119, 520, b""), &mut events);
     tracker.track(&tcp(8_000, false, FIN | ACK, 520, 120, b""), &mut events);
     assert!(syn.new && !synack.new && !ack.new);
     assert_eq!((syn.from, synack.from), (Side::Client, Side::Server));
     assert_eq!(syn.id, ack.id);
-    assert!(events.is_empty(), "a closed session lingers for late packets");
+    assert!(
+        events.is_empty(),
+        "a closed session lingers for late packets"
+    );
     tracker.flush(&mut events);
     let [SessionEvent::Closed(record)] = &events[..] else {
         panic!("one session expected, got {events:?}");
@@ -101,7 +113,10 @@ fn retransmitted_syn_is_the_same_session_and_new_isn_is_port_reuse() {
     let reused = tracker.track(&tcp(3, true, SYN, 9_999, 0, b""), &mut events);
     assert_ne!(first.id, reused.id);
     assert!(reused.new);
-    assert_eq!(closed(&events), vec![(first.id, Some(CloseReason::PortReuse), TcpState::SynSent)]);
+    assert_eq!(
+        closed(&events),
+        vec![(first.id, Some(CloseReason::PortReuse), TcpState::SynSent)]
+    );
     assert_eq!(tracker.stats().port_reuses, 1);
 }
 
@@ -115,7 +130,10 @@ fn syn_after_close_opens_a_new_session() {
     assert_eq!(late.id, first.id, "late packets go to the closed session");
     let second = tracker.track(&tcp(4, true, SYN, 100_000, 0, b""), &mut events);
     assert_ne!(second.id, first.id);
-    assert_eq!(closed(&events), vec![(first.id, Some(CloseReason::Rst), TcpState::Reset)]);
+    assert_eq!(
+        closed(&events),
+        vec![(first.id, Some(CloseReason::Rst), TcpState::Reset)]
+    );
 }
 
 #[test]

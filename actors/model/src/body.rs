@@ -49,7 +49,10 @@ mod tests {
 
     #[test]
     fn body_data_keeps_text_and_binary() {
-        assert_eq!(BodyData::from_bytes(b"hello"), BodyData::Utf8("hello".into()));
+        assert_eq!(
+            BodyData::from_bytes(b"hello"),
+            BodyData::Utf8("hello".into())
+        );
         let binary = [0xff_u8, 0x00, 0x80];
         let data = BodyData::from_bytes(&binary);
         assert!(matches!(data, BodyData::Base64(_)));

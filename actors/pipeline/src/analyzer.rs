@@ -11,6 +11,7 @@ use crate::config::{AnalyzerStats, PipelineConfig};
 use crate::dns::DnsCorrelator;
 use crate::hosts::{host_without_port, HostTable};
 use crate::session::{SessionOutput, TcpSessionState};
+use crate::start::{anchors_of, side_of, StartBuffer};
 
 /// Frames in, records out: decode, track, reassemble, parse.
 #[derive(Debug)]
@@ -29,6 +30,7 @@ struct Core {
     hosts: HostTable,
     events: Vec<SessionEvent>,
     output: SessionOutput,
+    starting: StartBuffer,
     buffered_bytes: usize,
     now: EpochNanos,
     stats: AnalyzerStats,
@@ -80,6 +82,7 @@ impl Core {
             hosts: HostTable::new(config.max_hosts),
             events: Vec::new(),
             output: SessionOutput::default(),
+            starting: StartBuffer::default(),
             buffered_bytes: 0,
             now: EpochNanos::MIN,
             stats: AnalyzerStats::default(),
@@ -137,38 +140,89 @@ impl Core {
     }
 
     fn tcp(&mut self, packet: &Packet<'_>, segment: &TcpSegment<'_>, tracked: &TrackedPacket) {
-        let (id, from) = (tracked.id, tracked.from);
-        let flags = segment.flags;
-        let carries_stream = !segment.payload.is_empty() || flags.fin() || flags.rst();
-        if !carries_stream && !self.sessions.contains_key(&id) {
-            // Handshakes and bare ACKs need no stream state: SYN floods cost the tracker only.
-            return;
+        let id = tracked.id;
+        let src = Endpoint::new(packet.src, segment.src_port);
+        let dst = Endpoint::new(packet.dst, segment.dst_port);
+        let (client, server) = match tracked.from {
+            Side::Client => (src, dst),
+            Side::Server => (dst, src),
+        };
+        if !self.sessions.contains_key(&id) {
+            let flags = segment.flags;
+            let carries_stream = !segment.payload.is_empty() || flags.fin() || flags.rst();
+            let isns = (tracked.client_isn, tracked.server_isn);
+            let handshake_complete = tracked.client_isn.is_some() && tracked.server_isn.is_some();
+            let holding = self.starting.contains(id);
+            if !handshake_complete {
+                // Without both sequence numbers a stream's start is a guess: hold a few packets
+                // (their data and acknowledgements say where streams start) so that a reordered
+                // handshake or first segment can still come.
+                if carries_stream || holding || flags.ack() {
+                    let held_enough = self.starting.hold(id, src, packet.time, segment);
+                    if held_enough {
+                        self.start_session(id, client, server, isns, packet.time);
+                    }
+                }
+                return;
+            }
+            if !carries_stream && !holding {
+                // Handshakes and bare ACKs need no stream state: SYN floods cost the tracker only.
+                return;
+            }
+            self.start_session(id, client, server, isns, packet.time);
         }
-        let state = self.sessions.entry(id).or_insert_with(|| {
-            let src = Endpoint::new(packet.src, segment.src_port);
-            let dst = Endpoint::new(packet.dst, segment.dst_port);
-            let (client, server) = match from {
-                Side::Client => (src, dst),
-                Side::Server => (dst, src),
-            };
-            let missed_syn = tracked.client_isn.is_none() && tracked.server_isn.is_none();
-            TcpSessionState::new(
-                StreamContext {
-                    session_id: id,
-                    client,
-                    server,
-                },
-                missed_syn,
-                (tracked.client_isn, tracked.server_isn),
-                self.config.reassembly,
-                self.config.parser,
-            )
-        });
+        self.feed(id, tracked.from, segment, packet.time);
+    }
+
+    /// Creates a session's stream state and replays what was held for it.
+    fn start_session(
+        &mut self,
+        id: u64,
+        client: Endpoint,
+        server: Endpoint,
+        (client_isn, server_isn): (Option<u32>, Option<u32>),
+        time: EpochNanos,
+    ) {
+        let held = self.starting.take(id);
+        let from_data = anchors_of(&held, client);
+        let firm = |isn: Option<u32>| isn.map(|isn| (isn.wrapping_add(1), true));
+        let guess = |seq: Option<u32>| seq.map(|seq| (seq, false));
+        let anchors = [
+            firm(client_isn).or(guess(from_data[0])),
+            firm(server_isn).or(guess(from_data[1])),
+        ];
+        let missed_syn = client_isn.is_none() && server_isn.is_none();
+        let state = TcpSessionState::new(
+            StreamContext {
+                session_id: id,
+                client,
+                server,
+            },
+            missed_syn,
+            anchors,
+            self.config.reassembly,
+            self.config.parser,
+        );
+        self.sessions.insert(id, state);
+        for segment in &held {
+            self.feed(
+                id,
+                side_of(segment.src, client),
+                &segment.segment(),
+                segment.time.min(time),
+            );
+        }
+    }
+
+    fn feed(&mut self, id: u64, from: Side, segment: &TcpSegment<'_>, time: EpochNanos) {
+        let Some(state) = self.sessions.get_mut(&id) else {
+            return;
+        };
         let before = state.buffered_bytes();
-        state.segment(from, segment, packet.time, &mut self.output);
+        state.segment(from, segment, time, &mut self.output);
         let mut after = state.buffered_bytes();
         if self.buffered_bytes + after > self.config.max_total_buffered_bytes + before {
-            state.release_held(packet.time, &mut self.output);
+            state.release_held(time, &mut self.output);
             self.stats.gaps_forced_by_memory += 1;
             after = state.buffered_bytes();
         }
@@ -178,6 +232,15 @@ impl Core {
     fn close_sessions(&mut self, sink: &mut impl FnMut(Record)) {
         for event in std::mem::take(&mut self.events) {
             let SessionEvent::Closed(mut record) = event;
+            if self.starting.contains(record.id) {
+                self.start_session(
+                    record.id,
+                    record.client,
+                    record.server,
+                    (None, None),
+                    self.now,
+                );
+            }
             if let Some(mut state) = self.sessions.remove(&record.id) {
                 self.buffered_bytes = self.buffered_bytes.saturating_sub(state.buffered_bytes());
                 state.finish(record.last_packet.max(self.now), &mut self.output);

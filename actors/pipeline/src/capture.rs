@@ -66,5 +66,10 @@ pub fn analyze_file(
 ) -> Result<CaptureSummary, PcapError> {
     let mut reader = CaptureReader::open(path)?;
     let mut analyzer = Analyzer::new(config);
-    Ok(analyze_capture(&mut reader, &mut analyzer, sink, &mut |_| {}))
+    Ok(analyze_capture(
+        &mut reader,
+        &mut analyzer,
+        sink,
+        &mut |_| {},
+    ))
 }

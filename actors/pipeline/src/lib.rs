@@ -14,6 +14,7 @@ mod config;
 mod dns;
 mod hosts;
 mod session;
+mod start;
 
 pub use analyzer::Analyzer;
 pub use capture::{analyze_capture, analyze_file, CaptureSummary};

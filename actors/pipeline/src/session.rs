@@ -74,7 +74,7 @@ impl TcpSessionState {
     pub fn new(
         context: StreamContext,
         missed_syn: bool,
-        (client_isn, server_isn): (Option<u32>, Option<u32>),
+        anchors: [Option<(u32, bool)>; 2],
         reassembly: ReassemblyConfig,
         limits: ParserLimits,
     ) -> Self {
@@ -82,9 +82,11 @@ impl TcpSessionState {
             StreamReassembler::new(reassembly),
             StreamReassembler::new(reassembly),
         ];
-        for (stream, isn) in streams.iter_mut().zip([client_isn, server_isn]) {
-            if let Some(isn) = isn {
-                stream.anchor(isn.wrapping_add(1));
+        for (stream, anchor) in streams.iter_mut().zip(anchors) {
+            match anchor {
+                Some((first_seq, true)) => stream.anchor(first_seq),
+                Some((first_seq, false)) => stream.anchor_guess(first_seq),
+                None => {}
             }
         }
         Self {
@@ -135,7 +137,7 @@ impl TcpSessionState {
                 self.streams[receiver].anchor(segment.ack);
             }
         } else if flags.ack() && !self.streams[receiver].is_anchored() && self.missed_syn {
-            self.streams[receiver].anchor(segment.ack);
+            self.streams[receiver].anchor_guess(segment.ack);
         }
         let payload_seq = if flags.syn() {
             segment.seq.wrapping_add(1)
@@ -272,7 +274,9 @@ impl Dispatch<'_> {
                     match client_hello_server_name(hello) {
                         Err(TlsError::Incomplete { .. }) if hello.len() <= MAX_CLIENT_HELLO => {}
                         Ok(Some(name)) => {
-                            self.out.server_names.push((self.context.server.ip, name, time));
+                            self.out
+                                .server_names
+                                .push((self.context.server.ip, name, time));
                             *self.app = App::Opaque;
                         }
                         _ => *self.app = App::Opaque,
@@ -355,7 +359,12 @@ impl Dispatch<'_> {
             Some(at) => {
                 self.start_http(true);
                 if let App::Http(parser) = self.app {
-                    parser.data(Direction::ToServer, time, &bytes[at..], &mut self.out.messages);
+                    parser.data(
+                        Direction::ToServer,
+                        time,
+                        &bytes[at..],
+                        &mut self.out.messages,
+                    );
                 }
             }
             None => {
@@ -385,7 +394,12 @@ impl Dispatch<'_> {
             Some(Protocol::Http1) => {
                 self.start_http(false);
                 if let App::Http(parser) = &mut *self.app {
-                    parser.data(Direction::ToServer, first_time, &first, &mut self.out.messages);
+                    parser.data(
+                        Direction::ToServer,
+                        first_time,
+                        &first,
+                        &mut self.out.messages,
+                    );
                 }
             }
             Some(Protocol::Tls) => {

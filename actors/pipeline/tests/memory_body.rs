@@ -34,13 +34,37 @@ fn a_gigabyte_body_with_a_hole_stays_under_the_bound() {
     let (client_isn, server_isn) = (1_000u32, 5_000_000u32);
     tcp_frame(client, server, client_isn, None, "S", b"", &mut frame);
     send(&mut analyzer, &frame, &mut records);
-    tcp_frame(server, client, server_isn, Some(client_isn + 1), "S", b"", &mut frame);
+    tcp_frame(
+        server,
+        client,
+        server_isn,
+        Some(client_isn + 1),
+        "S",
+        b"",
+        &mut frame,
+    );
     send(&mut analyzer, &frame, &mut records);
-    tcp_frame(client, server, client_isn + 1, Some(server_isn + 1), "P", request, &mut frame);
+    tcp_frame(
+        client,
+        server,
+        client_isn + 1,
+        Some(server_isn + 1),
+        "P",
+        request,
+        &mut frame,
+    );
     send(&mut analyzer, &frame, &mut records);
     let client_next = client_isn + 1 + request.len() as u32;
     let mut seq = server_isn + 1;
-    tcp_frame(server, client, seq, Some(client_next), "P", head.as_bytes(), &mut frame);
+    tcp_frame(
+        server,
+        client,
+        seq,
+        Some(client_next),
+        "P",
+        head.as_bytes(),
+        &mut frame,
+    );
     send(&mut analyzer, &frame, &mut records);
     seq = seq.wrapping_add(head.len() as u32);
 
@@ -55,7 +79,15 @@ fn a_gigabyte_body_with_a_hole_stays_under_the_bound() {
         if in_hole {
             lost += len as u64;
         } else {
-            tcp_frame(server, client, seq, Some(client_next), "", &chunk[..len], &mut frame);
+            tcp_frame(
+                server,
+                client,
+                seq,
+                Some(client_next),
+                "",
+                &chunk[..len],
+                &mut frame,
+            );
             send(&mut analyzer, &frame, &mut records);
         }
         seq = seq.wrapping_add(len as u32);
@@ -84,7 +116,11 @@ fn a_gigabyte_body_with_a_hole_stays_under_the_bound() {
     let body = exchange.response_body.as_ref().unwrap();
     assert_eq!(body.announced_length, Some(BODY));
     assert!(body.truncated);
-    assert_eq!(body.wire_length, BODY - lost, "the body bytes that were seen are counted");
+    assert_eq!(
+        body.wire_length,
+        BODY - lost,
+        "the body bytes that were seen are counted"
+    );
     let stats = analyzer.stats();
     assert_eq!(stats.tcp_lost_bytes, lost, "the hole is counted exactly");
     assert!(stats.tcp_gaps >= 1);

@@ -26,7 +26,15 @@ fn a_million_syn_only_sessions_stay_under_the_bound() {
     let before = HeapMeter::reset_peak();
     for i in 0..SESSIONS {
         let client = [10, 1 + (i >> 16) as u8, (i >> 8) as u8, i as u8];
-        tcp_frame((client, 40_000), ([10, 0, 0, 1], 80), i, None, "S", b"", &mut frame);
+        tcp_frame(
+            (client, 40_000),
+            ([10, 0, 0, 1], 80),
+            i,
+            None,
+            "S",
+            b"",
+            &mut frame,
+        );
         analyzer.process_frame(LinkType::RAW, i64::from(i) * 1_000, &frame, 60, &mut |_| {
             records += 1
         });
@@ -40,7 +48,10 @@ fn a_million_syn_only_sessions_stay_under_the_bound() {
         u64::from(SESSIONS) - MAX_SESSIONS as u64,
         "every session cut by the limit is counted"
     );
-    assert_eq!(records, stats.tracker.sessions_evicted, "each evicted session is reported");
+    assert_eq!(
+        records, stats.tracker.sessions_evicted,
+        "each evicted session is reported"
+    );
     assert!(
         peak < HEAP_BOUND,
         "peak heap {} MiB over the bound of {} MiB",

@@ -15,7 +15,12 @@ fn testdata() -> PathBuf {
 fn analyze(path: &Path) -> Vec<Record> {
     let mut records = Vec::new();
     let summary = analyze_file(path, PipelineConfig::default(), &mut |r| records.push(r)).unwrap();
-    assert!(summary.error.is_none(), "{}: {:?}", path.display(), summary.error);
+    assert!(
+        summary.error.is_none(),
+        "{}: {:?}",
+        path.display(),
+        summary.error
+    );
     records
 }
 
@@ -58,7 +63,10 @@ fn truth_files() -> Vec<(String, Value)> {
         }
     }
     out.sort_by(|a, b| a.0.cmp(&b.0));
-    assert!(out.len() >= 5, "the captures of shared/pcaps are in testdata/");
+    assert!(
+        out.len() >= 5,
+        "the captures of shared/pcaps are in testdata/"
+    );
     out
 }
 
@@ -78,9 +86,17 @@ fn http_exchanges_equal_the_truth() {
         let records = analyze(&capture_of(&stem));
         let (got, want) = (http_keys(&records), truth_keys(&truth));
         if got != want {
-            let missing: Vec<_> = want.iter().filter(|(k, n)| got.get(*k) != Some(n)).collect();
-            let extra: Vec<_> = got.iter().filter(|(k, n)| want.get(*k) != Some(n)).collect();
-            failures.push(format!("{stem}: missing or miscounted {missing:?}\n  extra {extra:?}"));
+            let missing: Vec<_> = want
+                .iter()
+                .filter(|(k, n)| got.get(*k) != Some(n))
+                .collect();
+            let extra: Vec<_> = got
+                .iter()
+                .filter(|(k, n)| want.get(*k) != Some(n))
+                .collect();
+            failures.push(format!(
+                "{stem}: missing or miscounted {missing:?}\n  extra {extra:?}"
+            ));
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
@@ -142,7 +158,12 @@ fn dns_answers_and_server_names_equal_the_truth() {
 
         let mut want_sni: Vec<String> = truth["tls_sni"]
             .as_array()
-            .map(|names| names.iter().map(|n| n.as_str().unwrap().to_owned()).collect())
+            .map(|names| {
+                names
+                    .iter()
+                    .map(|n| n.as_str().unwrap().to_owned())
+                    .collect()
+            })
             .unwrap_or_default();
         let mut got_sni: Vec<String> = records
             .iter()
@@ -180,7 +201,10 @@ fn reordered_capture_gives_the_exchanges_of_its_in_order_original() {
     };
     let (reordered, original) = (summary("http-reordered"), summary("http-impaired"));
     assert_eq!(reordered.len(), original.len());
-    assert!(reordered == original, "exchanges differ between reordered and in-order captures");
+    assert!(
+        reordered == original,
+        "exchanges differ between reordered and in-order captures"
+    );
 }
 
 #[test]
@@ -198,10 +222,20 @@ fn pcapng_conversions_give_the_same_records() {
             continue;
         }
         let to_json = |records: Vec<Record>| -> Vec<String> {
-            records.iter().map(|r| serde_json::to_string(r).unwrap()).collect()
+            records
+                .iter()
+                .map(|r| serde_json::to_string(r).unwrap())
+                .collect()
         };
-        assert_eq!(to_json(analyze(&path)), to_json(analyze(&original)), "{stem}");
+        assert_eq!(
+            to_json(analyze(&path)),
+            to_json(analyze(&original)),
+            "{stem}"
+        );
         compared += 1;
     }
-    assert!(compared >= 5, "every capture has a pcapng twin ({compared} compared)");
+    assert!(
+        compared >= 5,
+        "every capture has a pcapng twin ({compared} compared)"
+    );
 }

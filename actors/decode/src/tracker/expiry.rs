@@ -33,7 +33,13 @@ impl ExpiryQueues {
         });
     }
 
-    pub fn schedule_closed(&mut self, key: FlowKey, id: u64, generation: u32, deadline: EpochNanos) {
+    pub fn schedule_closed(
+        &mut self,
+        key: FlowKey,
+        id: u64,
+        generation: u32,
+        deadline: EpochNanos,
+    ) {
         self.closed.push_back(ExpiryEntry {
             key,
             id,

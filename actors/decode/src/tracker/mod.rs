@@ -160,7 +160,11 @@ impl SessionTracker {
                 });
                 TrackedPacket {
                     id,
-                    from: if src_is_low { Side::Client } else { Side::Server },
+                    from: if src_is_low {
+                        Side::Client
+                    } else {
+                        Side::Server
+                    },
                     new: false,
                     client_isn: None,
                     server_isn: None,
@@ -193,7 +197,7 @@ impl SessionTracker {
             let lingered_out = session
                 .closed_at
                 .is_some_and(|closed| packet.time - closed > self.config.closed_linger_ns);
-            let reused = opening_syn && session.is_new_connection(segment.seq);
+            let reused = opening_syn && session.is_new_connection(src, segment.seq, packet.time);
             if idle && !session.is_closed() {
                 self.finish(key, CloseReason::IdleTimeout, events);
             } else if reused {
@@ -221,6 +225,9 @@ impl SessionTracker {
                 session.generation,
                 packet.time + self.config.idle_timeout_ns,
             );
+        }
+        if opening_syn && session.missed_syn && session.client_isn.is_none() {
+            session.adopt_late_syn(src);
         }
         let from = if src == session.client {
             Side::Client
@@ -288,8 +295,8 @@ impl SessionTracker {
             if session.id != entry.id || session.generation != entry.generation {
                 continue;
             }
-            let active_since = !session.is_closed()
-                && session.last + self.config.idle_timeout_ns > entry.deadline;
+            let active_since =
+                !session.is_closed() && session.last + self.config.idle_timeout_ns > entry.deadline;
             if active_since {
                 // Second chance: active since it was scheduled, so others are older.
                 session.generation += 1;

@@ -23,6 +23,8 @@ pub(crate) struct Session {
     pub closed_at: Option<EpochNanos>,
     /// Highest sequence number end seen per direction (client→server, server→client).
     pub highest_end: [Option<u32>; 2],
+    /// Sequence number of the first segment seen per direction.
+    pub first_seq: [Option<u32>; 2],
     pub stats: [DirectionStats; 2],
     /// Bumped whenever the session gets a new expiry entry; older entries are stale.
     pub generation: u32,
@@ -53,6 +55,7 @@ impl Session {
             fin_sent: [false; 2],
             closed_at: None,
             highest_end: [None; 2],
+            first_seq: [None; 2],
             stats: [DirectionStats::default(); 2],
             generation: 0,
         }
@@ -63,14 +66,39 @@ impl Session {
     }
 
     /// Whether a SYN from the client with `seq` opens a new connection on this 4-tuple.
-    pub fn is_new_connection(&self, seq: u32) -> bool {
+    pub fn is_new_connection(&self, src: Endpoint, seq: u32, time: EpochNanos) -> bool {
         if self.is_closed() {
             return self.client_isn != Some(seq);
         }
         match self.client_isn {
             Some(isn) => isn != seq,
-            // A session seen from its middle, then a SYN: the old connection was replaced.
-            None => self.missed_syn,
+            None => !self.is_late_syn(src, seq, time),
+        }
+    }
+
+    /// A SYN that arrives just after the first packets of a session seen without one, and whose
+    /// sequence number comes right before the data seen from its sender: the capture reordered
+    /// the handshake, it is the same connection.
+    fn is_late_syn(&self, src: Endpoint, seq: u32, time: EpochNanos) -> bool {
+        let side = if src == self.client { 0 } else { 1 };
+        let young = time - self.first <= LATE_SYN_WINDOW_NS;
+        let precedes_data = self.first_seq[side]
+            .is_some_and(|first| first.wrapping_sub(seq.wrapping_add(1)) < LATE_SYN_SEQ_WINDOW);
+        let nothing_from_sender = self.first_seq[side].is_none() && self.stats[side].packets == 0;
+        young && (precedes_data || nothing_from_sender)
+    }
+
+    /// Takes a late SYN's sender as the client (swapping roles if the guess was wrong).
+    pub fn adopt_late_syn(&mut self, src: Endpoint) {
+        if src != self.client {
+            std::mem::swap(&mut self.client, &mut self.server);
+            self.stats.swap(0, 1);
+            self.highest_end.swap(0, 1);
+            self.first_seq.swap(0, 1);
+            self.fin_sent.swap(0, 1);
+        }
+        if self.state == TcpState::Established && self.connected_at.is_none() {
+            self.state = TcpState::SynSent;
         }
     }
 
@@ -118,6 +146,7 @@ impl Session {
     }
 
     fn count(&mut self, dir: usize, segment: &TcpSegment<'_>) {
+        self.first_seq[dir].get_or_insert(segment.seq);
         let stats = &mut self.stats[dir];
         stats.packets += 1;
         let len = segment.payload.len() as u32;
@@ -172,6 +201,11 @@ impl Session {
         }
     }
 }
+
+/// How soon after a session's first packet a SYN may still be its own, reordered.
+const LATE_SYN_WINDOW_NS: i64 = 2_000_000_000;
+/// How far before the first data seen a reordered SYN's sequence number may be.
+const LATE_SYN_SEQ_WINDOW: u32 = 1 << 20;
 
 /// `a` comes strictly before `b` in sequence space (RFC 1982 arithmetic).
 pub(crate) fn seq_before(a: u32, b: u32) -> bool {

@@ -268,7 +268,9 @@ impl BodySink {
         let complete = complete && !self.lost;
         let (out, stop) = self.decoder.finish(complete);
         let mut truncated = self.lost || (out.kept.len() as u64) < out.produced;
-        if self.max_keep > 0 && (out.kept.len() as u64) < out.produced && out.kept.len() >= self.max_keep
+        if self.max_keep > 0
+            && (out.kept.len() as u64) < out.produced
+            && out.kept.len() >= self.max_keep
         {
             warnings.push(format!("body truncated to {} bytes", self.max_keep));
         }

@@ -46,7 +46,13 @@ impl Write for Collector {
         }
         let n = usize::try_from(room).map_or(buf.len(), |room| room.min(buf.len()));
         let keep = self.max_keep.saturating_sub(self.kept.len()).min(n);
-        if let Some(head) = buf.get(..keep) {
+        if let Some(head) = buf.get(..keep).filter(|head| !head.is_empty()) {
+            let needed = self.kept.len() + head.len();
+            if needed > self.kept.capacity() {
+                // Grow by doubling, but never past the bound.
+                let target = needed.max(self.kept.capacity() * 2).min(self.max_keep);
+                self.kept.reserve_exact(target - self.kept.len());
+            }
             self.kept.extend_from_slice(head);
         }
         self.produced += n as u64;

@@ -1,9 +1,7 @@
 //! Exchanges under construction: parsed heads, the request slots waiting for their response, and
 //! the response being parsed.
 
-use spider_model::{
-    BodyCapture, EpochNanos, Header, HttpExchange, HttpTiming, ParseState,
-};
+use spider_model::{BodyCapture, EpochNanos, Header, HttpExchange, HttpTiming, ParseState};
 
 use super::query::split_target;
 use crate::StreamContext;
@@ -138,7 +136,12 @@ pub(super) struct Slot {
 }
 
 impl Slot {
-    pub(super) fn new(ctx: &StreamContext, index: u32, head: RequestHead, start: EpochNanos) -> Self {
+    pub(super) fn new(
+        ctx: &StreamContext,
+        index: u32,
+        head: RequestHead,
+        start: EpochNanos,
+    ) -> Self {
         let (path, query) = split_target(&head.uri);
         let host = header(&head.headers, "host").map(str::to_owned);
         let is_head = head.method == "HEAD";

@@ -2,7 +2,9 @@
 
 use httparse::{ParserConfig, Status, EMPTY_HEADER};
 
-use super::exchange::{convert_headers, lossy, version_name, RequestHead, ResponseHead, STACK_HEADERS};
+use super::exchange::{
+    convert_headers, lossy, version_name, RequestHead, ResponseHead, STACK_HEADERS,
+};
 
 /// Lenient where real peers are sloppy: an observer must read what the endpoints accepted.
 fn config() -> ParserConfig {

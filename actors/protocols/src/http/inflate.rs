@@ -27,7 +27,10 @@ pub(super) enum Format {
 enum Stage {
     /// Gathering a gzip header; `after_member` when a member already ended (then anything that
     /// is not a gzip header is trailing bytes, ignored).
-    GzipHeader { bytes: Vec<u8>, after_member: bool },
+    GzipHeader {
+        bytes: Vec<u8>,
+        after_member: bool,
+    },
     Deflate,
     GzipTrailer(u8),
     Done,
@@ -192,7 +195,10 @@ fn gzip_header_len(bytes: &[u8]) -> Result<Option<usize>, &'static str> {
     }
     for flag in [FNAME, FCOMMENT] {
         if flags & flag != 0 {
-            let Some(end) = bytes.get(pos..).and_then(|b| b.iter().position(|&c| c == 0)) else {
+            let Some(end) = bytes
+                .get(pos..)
+                .and_then(|b| b.iter().position(|&c| c == 0))
+            else {
                 return Ok(None);
             };
             pos += end + 1;

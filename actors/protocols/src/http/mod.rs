@@ -141,7 +141,8 @@ impl HttpParser {
             let used = self.apply(dir, event, out);
             if let Event::Data(time, bytes) = event {
                 if let Some(rest) = bytes.get(used..).filter(|rest| !rest.is_empty()) {
-                    self.side_mut(dir).enqueue(Queued::Data(time, rest.to_vec()));
+                    self.side_mut(dir)
+                        .enqueue(Queued::Data(time, rest.to_vec()));
                 }
             }
         }
@@ -155,12 +156,12 @@ impl HttpParser {
             (Direction::ToServer, Event::Data(time, bytes)) => self.request_data(time, bytes, out),
             (Direction::ToClient, Event::Data(time, bytes)) => self.response_data(time, bytes, out),
             (Direction::ToServer, Event::Gap(time, len)) => {
-                self.stats.gaps += 1;
+                self.stats.gaps += u64::from(len > 0);
                 self.request_gap(time, len, out);
                 0
             }
             (Direction::ToClient, Event::Gap(time, len)) => {
-                self.stats.gaps += 1;
+                self.stats.gaps += u64::from(len > 0);
                 self.response_gap(time, len, out);
                 0
             }
@@ -274,16 +275,22 @@ impl StreamParser for HttpParser {
         Protocol::Http1
     }
 
-    fn data(&mut self, dir: Direction, time: EpochNanos, bytes: &[u8], out: &mut Vec<ParsedMessage>) {
+    fn data(
+        &mut self,
+        dir: Direction,
+        time: EpochNanos,
+        bytes: &[u8],
+        out: &mut Vec<ParsedMessage>,
+    ) {
         if !bytes.is_empty() {
             self.event(dir, Event::Data(time, bytes), out);
         }
     }
 
+    /// A zero-length gap says that the data after it may not start at a message boundary (the
+    /// stream's beginning was not seen): a direction waiting for a head then resynchronises.
     fn gap(&mut self, dir: Direction, time: EpochNanos, len: u64, out: &mut Vec<ParsedMessage>) {
-        if len > 0 {
-            self.event(dir, Event::Gap(time, len), out);
-        }
+        self.event(dir, Event::Gap(time, len), out);
     }
 
     fn end(&mut self, dir: Direction, time: EpochNanos, out: &mut Vec<ParsedMessage>) {

@@ -22,7 +22,11 @@ fn strip_scheme_and_authority(path: &str) -> &str {
     let Some((scheme, rest)) = path.split_once("://") else {
         return path;
     };
-    if scheme.is_empty() || !scheme.bytes().all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b)) {
+    if scheme.is_empty()
+        || !scheme
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b))
+    {
         return path;
     }
     rest.find('/').and_then(|i| rest.get(i..)).unwrap_or("/")
@@ -43,7 +47,11 @@ pub(super) fn decode_query(query: &str) -> Vec<(String, String)> {
 
 fn decode_component(text: &str) -> String {
     let bytes: Cow<'_, [u8]> = if text.contains('+') {
-        Cow::Owned(text.bytes().map(|b| if b == b'+' { b' ' } else { b }).collect())
+        Cow::Owned(
+            text.bytes()
+                .map(|b| if b == b'+' { b' ' } else { b })
+                .collect(),
+        )
     } else {
         Cow::Borrowed(text.as_bytes())
     };

@@ -112,7 +112,10 @@ impl HttpParser {
         match framing {
             Some(framing) => {
                 self.push_slot(slot, out);
-                self.req.mode = Mode::Body { framing, sink };
+                self.req.mode = Mode::Body {
+                    framing,
+                    sink: Box::new(sink),
+                };
             }
             None => {
                 slot.ex.request_body = sink.finish(true, &mut slot.ex.warnings, &mut self.stats);
@@ -268,6 +271,12 @@ impl HttpParser {
     }
 
     pub(super) fn request_gap(&mut self, time: EpochNanos, len: u64, out: &mut Vec<ParsedMessage>) {
+        if len == 0 {
+            if matches!(self.req.mode, Mode::Head) && self.req.buf.is_empty() {
+                self.request_desync(true);
+            }
+            return;
+        }
         match &mut self.req.mode {
             Mode::Body { framing, sink } => {
                 sink.lose();

@@ -96,12 +96,17 @@ impl HttpParser {
         if self.response.is_some() {
             return;
         }
+        let lost_sync = std::mem::take(&mut self.resp_lost_sync);
         match target {
             Target::Slot => {
-                if std::mem::take(&mut self.resp_lost_sync) {
+                if lost_sync {
                     self.skip_lost_responses();
                 }
-                if let Some(slot) = self.pending.iter_mut().find(|s| s.resp == RespState::Waiting) {
+                if let Some(slot) = self
+                    .pending
+                    .iter_mut()
+                    .find(|s| s.resp == RespState::Waiting)
+                {
                     slot.resp = RespState::Started;
                 }
             }
@@ -116,10 +121,17 @@ impl HttpParser {
     fn skip_lost_responses(&mut self) {
         let waiting = |s: &&mut super::exchange::Slot| s.resp == RespState::Waiting;
         let count = self.pending.iter_mut().filter(waiting).count();
-        for slot in self.pending.iter_mut().filter(waiting).take(count.saturating_sub(1)) {
+        for slot in self
+            .pending
+            .iter_mut()
+            .filter(waiting)
+            .take(count.saturating_sub(1))
+        {
             slot.resp = RespState::Done;
             slot.incomplete = true;
-            slot.ex.warnings.push("response lost in a capture gap".to_owned());
+            slot.ex
+                .warnings
+                .push("response lost in a capture gap".to_owned());
         }
     }
 
@@ -146,7 +158,12 @@ impl HttpParser {
         true
     }
 
-    fn start_response(&mut self, head: ResponseHead, time: EpochNanos, out: &mut Vec<ParsedMessage>) {
+    fn start_response(
+        &mut self,
+        head: ResponseHead,
+        time: EpochNanos,
+        out: &mut Vec<ParsedMessage>,
+    ) {
         let Some(part) = self.response.as_mut() else {
             return;
         };
@@ -185,7 +202,8 @@ impl HttpParser {
         part.status = Some(status);
         part.reason = Some(head.reason);
         part.headers = head.headers;
-        let switching = status == 101 || (tunnel == Tunnel::Connect && (200..300).contains(&status));
+        let switching =
+            status == 101 || (tunnel == Tunnel::Connect && (200..300).contains(&status));
         if tunnel != Tunnel::No && !switching && matches!(self.req.mode, Mode::AwaitUpgrade) {
             self.req.reset_head();
         }
@@ -204,7 +222,12 @@ impl HttpParser {
             }
         };
         match framing {
-            Some(framing) => self.resp.mode = Mode::Body { framing, sink },
+            Some(framing) => {
+                self.resp.mode = Mode::Body {
+                    framing,
+                    sink: Box::new(sink),
+                }
+            }
             None => {
                 part.body = Some(sink.finish(true, &mut part.warnings, &mut self.stats));
                 self.finish_response(time, true, out);
@@ -285,7 +308,11 @@ impl HttpParser {
         part.end = Some(time);
         match part.target {
             Target::Slot => {
-                if let Some(slot) = self.pending.iter_mut().find(|s| s.resp == RespState::Started) {
+                if let Some(slot) = self
+                    .pending
+                    .iter_mut()
+                    .find(|s| s.resp == RespState::Started)
+                {
                     slot.attach(part);
                 }
                 self.emit_ready(out);
@@ -308,7 +335,21 @@ impl HttpParser {
         self.resp_lost_sync = true;
     }
 
-    pub(super) fn response_gap(&mut self, time: EpochNanos, len: u64, out: &mut Vec<ParsedMessage>) {
+    pub(super) fn response_gap(
+        &mut self,
+        time: EpochNanos,
+        len: u64,
+        out: &mut Vec<ParsedMessage>,
+    ) {
+        if len == 0 {
+            if matches!(self.resp.mode, Mode::Head)
+                && self.resp.buf.is_empty()
+                && self.response.is_none()
+            {
+                self.response_desync(true);
+            }
+            return;
+        }
         match &mut self.resp.mode {
             Mode::Body { framing, sink } => {
                 sink.lose();
@@ -324,7 +365,12 @@ impl HttpParser {
             Mode::Head => {
                 if !self.resp.buf.is_empty() || self.response.is_some() {
                     let known = head::response_prefix(&self.resp.buf);
-                    self.close_cut_response(known, "response head cut by a capture gap", false, out);
+                    self.close_cut_response(
+                        known,
+                        "response head cut by a capture gap",
+                        false,
+                        out,
+                    );
                 }
                 self.response_desync(true);
             }
@@ -348,7 +394,12 @@ impl HttpParser {
             Mode::Head => {
                 if !self.resp.buf.is_empty() || self.response.is_some() {
                     let known = head::response_prefix(&self.resp.buf);
-                    self.close_cut_response(known, "response head cut by the end of the stream", false, out);
+                    self.close_cut_response(
+                        known,
+                        "response head cut by the end of the stream",
+                        false,
+                        out,
+                    );
                 }
             }
             Mode::Resync { .. } => self.stats.bytes_skipped += self.resp.buf.len() as u64,

@@ -104,7 +104,11 @@ pub(super) fn request_candidate(bytes: &[u8]) -> Candidate {
         Some(b' ') if target_len > 0 => {}
         Some(_) => return Candidate::No,
     }
-    match_prefix(after_target.get(1..).unwrap_or_default(), b"HTTP/1.", partial)
+    match_prefix(
+        after_target.get(1..).unwrap_or_default(),
+        b"HTTP/1.",
+        partial,
+    )
 }
 
 /// Classifies bytes as the start of a status line: `HTTP/1.x NNN`.

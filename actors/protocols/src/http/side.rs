@@ -15,7 +15,10 @@ pub(super) enum Mode {
     Head,
     /// A complete response head in `buf`, waiting for the request it answers.
     HeadReady,
-    Body { framing: Framing, sink: BodySink },
+    Body {
+        framing: Framing,
+        sink: Box<BodySink>,
+    },
     /// Out of sync: searching for the next message start. `at_start` when the next byte begins
     /// a line.
     Resync { at_start: bool },
@@ -147,10 +150,12 @@ impl Side {
         let take = end.unwrap_or(input.len());
         let room = max.saturating_sub(self.buf.len());
         if take > room {
-            self.buf.extend_from_slice(input.get(..room).unwrap_or_default());
+            self.buf
+                .extend_from_slice(input.get(..room).unwrap_or_default());
             return HeadFeed::TooLong(skipped + room);
         }
-        self.buf.extend_from_slice(input.get(..take).unwrap_or_default());
+        self.buf
+            .extend_from_slice(input.get(..take).unwrap_or_default());
         match end {
             Some(_) => {
                 self.head_end = time;
@@ -180,7 +185,8 @@ impl Side {
             let rest = input.get(pos..).unwrap_or_default();
             let line = rest.iter().position(|&b| b == b'\n').unwrap_or(rest.len());
             let n = line.min(max.saturating_sub(self.buf.len()));
-            self.buf.extend_from_slice(rest.get(..n).unwrap_or_default());
+            self.buf
+                .extend_from_slice(rest.get(..n).unwrap_or_default());
             pos += n;
             match classify(&self.buf) {
                 Candidate::Yes => {

@@ -47,8 +47,15 @@ enum ColorChoice {
 
 pub fn run(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
     const KINDS: [&str; 4] = ["http", "tcp_session", "dns", "host"];
-    if let Some(unknown) = args.kinds.iter().find(|kind| !KINDS.contains(&kind.as_str())) {
-        anyhow::bail!("unknown record kind `{unknown}`: expected one of {}", KINDS.join(", "));
+    if let Some(unknown) = args
+        .kinds
+        .iter()
+        .find(|kind| !KINDS.contains(&kind.as_str()))
+    {
+        anyhow::bail!(
+            "unknown record kind `{unknown}`: expected one of {}",
+            KINDS.join(", ")
+        );
     }
     let mut reader = CaptureReader::open(&args.file)
         .with_context(|| format!("cannot read {}", args.file.display()))?;
@@ -63,7 +70,8 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
     let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
     let mut kept: Vec<Record> = Vec::new();
     let mut write_error: Option<std::io::Error> = None;
-    let wanted = |record: &Record| args.kinds.is_empty() || args.kinds.iter().any(|k| k == record.kind());
+    let wanted =
+        |record: &Record| args.kinds.is_empty() || args.kinds.iter().any(|k| k == record.kind());
     let mut first_json = true;
     if args.format == Format::Json {
         out.write_all(b"{\"records\":[")?;
@@ -115,7 +123,10 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
     }
     out.flush()?;
     if args.format == Format::Table {
-        eprint!("{}", table::stats_text(&stats_json(&summary.stats, summary.frames)));
+        eprint!(
+            "{}",
+            table::stats_text(&stats_json(&summary.stats, summary.frames))
+        );
     }
     if let Some(error) = summary.error {
         eprintln!(

@@ -94,7 +94,9 @@ fn plain(text: impl Into<String>) -> (String, Option<&'static str>) {
 pub fn write(out: &mut impl Write, records: &[Record], colour: bool) -> io::Result<()> {
     let mut http = Table::new(
         "HTTP exchanges",
-        vec!["TIME", "CLIENT", "SERVER", "METHOD", "HOST", "URI", "STATUS", "DURATION", "STATE"],
+        vec![
+            "TIME", "CLIENT", "SERVER", "METHOD", "HOST", "URI", "STATUS", "DURATION", "STATE",
+        ],
     );
     let mut sessions = Table::new(
         "TCP sessions",
@@ -125,8 +127,14 @@ pub fn write(out: &mut impl Write, records: &[Record], colour: bool) -> io::Resu
                 plain(s.client.to_string()),
                 plain(s.server.to_string()),
                 plain(format!("{:?}", s.state).to_lowercase()),
-                plain(format!("{}/{}", s.client_to_server.packets, s.server_to_client.packets)),
-                plain(format!("{}/{}", s.client_to_server.bytes, s.server_to_client.bytes)),
+                plain(format!(
+                    "{}/{}",
+                    s.client_to_server.packets, s.server_to_client.packets
+                )),
+                plain(format!(
+                    "{}/{}",
+                    s.client_to_server.bytes, s.server_to_client.bytes
+                )),
                 plain(format!(
                     "{}/{}",
                     s.client_to_server.retransmissions, s.server_to_client.retransmissions

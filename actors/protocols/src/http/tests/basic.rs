@@ -46,7 +46,10 @@ fn parses_one_exchange_with_all_fields() {
         10,
         b"GET /a%20b/c?x=1&y=hello+world&flag&z=%E2%82%AC HTTP/1.1\r\nHost: Example.com:8080\r\nX-Case: V\r\nAccept: */*\r\n\r\n",
     );
-    run.resp(20, b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 10\r\n\r\nhello");
+    run.resp(
+        20,
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 10\r\n\r\nhello",
+    );
     assert!(run.taken().is_empty());
     run.resp(30, b" body");
     let ex = run.taken();
@@ -57,8 +60,15 @@ fn parses_one_exchange_with_all_fields() {
     assert_eq!(ex.method, "GET");
     assert_eq!(ex.uri, "/a%20b/c?x=1&y=hello+world&flag&z=%E2%82%AC");
     assert_eq!(ex.path, "/a b/c");
-    let query: Vec<(&str, &str)> = ex.query.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    assert_eq!(query, [("x", "1"), ("y", "hello world"), ("flag", ""), ("z", "€")]);
+    let query: Vec<(&str, &str)> = ex
+        .query
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    assert_eq!(
+        query,
+        [("x", "1"), ("y", "hello world"), ("flag", ""), ("z", "€")]
+    );
     assert_eq!(ex.host.as_deref(), Some("Example.com:8080"));
     assert_eq!(ex.version, "HTTP/1.1");
     assert_eq!(ex.request_headers[1], ("X-Case".to_owned(), "V".to_owned()));
@@ -66,7 +76,10 @@ fn parses_one_exchange_with_all_fields() {
     assert_eq!((ex.status, ex.reason.as_deref()), (Some(200), Some("OK")));
     let body = ex.response_body.as_ref().unwrap();
     assert_eq!(text(body), "hello body");
-    assert_eq!((body.announced_length, body.wire_length, body.decoded_length), (Some(10), 10, 10));
+    assert_eq!(
+        (body.announced_length, body.wire_length, body.decoded_length),
+        (Some(10), 10, 10)
+    );
     assert_eq!(body.content_type.as_deref(), Some("text/plain"));
     assert!(!body.truncated);
     assert_eq!(ex.request_body, BodyCapture::default());
@@ -82,11 +95,17 @@ fn parses_one_exchange_with_all_fields() {
 #[test]
 fn decodes_absolute_form_and_missing_host() {
     let mut run = Run::new();
-    run.req(1, b"GET http://proxy.example/p%2Fq?a=%zz&b=1+2#frag HTTP/1.0\r\n\r\n");
+    run.req(
+        1,
+        b"GET http://proxy.example/p%2Fq?a=%zz&b=1+2#frag HTTP/1.0\r\n\r\n",
+    );
     run.resp(2, &ok(200, ""));
     let ex = run.finish(3);
     assert_eq!(ex[0].path, "/p/q");
-    assert_eq!(ex[0].query, [("a".into(), "%zz".into()), ("b".into(), "1 2".into())]);
+    assert_eq!(
+        ex[0].query,
+        [("a".into(), "%zz".into()), ("b".into(), "1 2".into())]
+    );
     assert_eq!(ex[0].host, None);
     assert_eq!(ex[0].version, "HTTP/1.0");
 }
@@ -121,10 +140,16 @@ fn pairs_pipelined_responses_in_order() {
     run.resp(2, &responses);
     let ex = run.finish(3);
     assert_eq!(ex.len(), 3);
-    assert_eq!((ex[0].uri.as_str(), ex[0].status, resp_text(&ex[0])), ("/a", Some(200), "A".into()));
+    assert_eq!(
+        (ex[0].uri.as_str(), ex[0].status, resp_text(&ex[0])),
+        ("/a", Some(200), "A".into())
+    );
     assert_eq!((ex[1].method.as_str(), ex[1].status), ("HEAD", Some(200)));
     let head_body = ex[1].response_body.as_ref().unwrap();
-    assert_eq!((head_body.announced_length, head_body.wire_length), (Some(999), 0));
+    assert_eq!(
+        (head_body.announced_length, head_body.wire_length),
+        (Some(999), 0)
+    );
     assert_eq!((ex[2].status, resp_text(&ex[2])), (Some(201), "C".into()));
     assert_eq!(text(&ex[2].request_body), "abc");
     assert_eq!(ex[2].request_body.content_type.as_deref(), Some("text/x"));
@@ -150,7 +175,10 @@ fn no_body_for_204_and_304() {
 #[test]
 fn records_interim_responses() {
     let mut run = Run::new();
-    run.req(1, b"PUT /up HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n");
+    run.req(
+        1,
+        b"PUT /up HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n",
+    );
     run.resp(2, b"HTTP/1.1 100 Continue\r\n\r\n");
     run.req(3, b"data");
     run.resp(4, b"HTTP/1.1 103 Early Hints\r\nLink: </s.css>\r\n\r\n");
@@ -168,8 +196,14 @@ fn records_interim_responses() {
 #[test]
 fn stops_after_switching_protocols() {
     let mut run = Run::new();
-    run.req(1, b"GET /ws HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n\x81\x05hello");
-    run.resp(2, b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n\x81\x02hi");
+    run.req(
+        1,
+        b"GET /ws HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n\x81\x05hello",
+    );
+    run.resp(
+        2,
+        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n\x81\x02hi",
+    );
     let later = b"GET /not-http HTTP/1.1\r\n\r\n";
     run.req(3, later);
     let ex = run.finish(4);
@@ -196,11 +230,20 @@ fn continues_when_upgrade_is_refused() {
 #[test]
 fn stops_after_connect_tunnel() {
     let mut run = Run::new();
-    run.req(1, b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n\x16\x03\x01");
-    run.resp(2, b"HTTP/1.1 200 Connection established\r\n\r\n\x16\x03\x03");
+    run.req(
+        1,
+        b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n\x16\x03\x01",
+    );
+    run.resp(
+        2,
+        b"HTTP/1.1 200 Connection established\r\n\r\n\x16\x03\x03",
+    );
     let ex = run.finish(3);
     assert_eq!(ex.len(), 1);
-    assert_eq!((ex[0].method.as_str(), ex[0].status), ("CONNECT", Some(200)));
+    assert_eq!(
+        (ex[0].method.as_str(), ex[0].status),
+        ("CONNECT", Some(200))
+    );
     assert_eq!(ex[0].uri, "example.com:443");
     assert_eq!(run.stats().bytes_after_upgrade, 6);
 }
@@ -261,7 +304,10 @@ fn server_timeout_response_before_close_is_orphan() {
     let mut run = Run::new();
     run.req(1, &get("/"));
     run.resp(2, &ok(200, "x"));
-    run.resp(3, b"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
+    run.resp(
+        3,
+        b"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n",
+    );
     run.end(S, 4);
     run.end(C, 5);
     let ex = run.finish(6);
@@ -305,7 +351,10 @@ fn oversized_head_is_an_error() {
         ..ParserLimits::default()
     };
     let mut run = Run::with_limits(limits);
-    run.req(1, format!("GET /{} HTTP/1.1\r\n\r\n", "a".repeat(100)).as_bytes());
+    run.req(
+        1,
+        format!("GET /{} HTTP/1.1\r\n\r\n", "a".repeat(100)).as_bytes(),
+    );
     run.req(2, b"\r\n");
     run.req(3, &get("/ok"));
     run.resp(4, &ok(200, ""));

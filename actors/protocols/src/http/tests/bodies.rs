@@ -52,7 +52,10 @@ fn chunked_request_body() {
 fn invalid_chunk_size_resyncs() {
     let mut run = Run::new();
     run.req(1, &[get("/a"), get("/b")].concat());
-    run.resp(2, b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nxx\r\n");
+    run.resp(
+        2,
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nxx\r\n",
+    );
     run.resp(3, &ok(200, "b"));
     let ex = run.finish(4);
     assert_eq!(ex.len(), 2);
@@ -124,10 +127,16 @@ fn stops_decoding_at_max_decoded_bytes() {
     let (ex, _) = one_response(limits, &encoded_response("gzip", &gzip(&zeros)));
     let body = ex.response_body.as_ref().unwrap();
     assert_eq!(body.decoded_length, 1000);
-    assert_eq!(body.data.as_ref().unwrap().to_bytes().unwrap(), vec![0_u8; 100]);
+    assert_eq!(
+        body.data.as_ref().unwrap().to_bytes().unwrap(),
+        vec![0_u8; 100]
+    );
     assert!(body.truncated);
     assert_eq!(ex.state, ParseState::Warning);
-    assert!(ex.warnings.iter().any(|w| w.contains("decoded body exceeds 1000")));
+    assert!(ex
+        .warnings
+        .iter()
+        .any(|w| w.contains("decoded body exceeds 1000")));
 }
 
 #[test]
@@ -152,7 +161,10 @@ fn reports_decode_errors() {
 
 #[test]
 fn unsupported_encoding_is_kept_raw_with_a_warning() {
-    let (ex, _) = one_response(ParserLimits::default(), &encoded_response("zstd", b"\x28\xb5"));
+    let (ex, _) = one_response(
+        ParserLimits::default(),
+        &encoded_response("zstd", b"\x28\xb5"),
+    );
     let body = ex.response_body.as_ref().unwrap();
     assert_eq!(body.data.as_ref().unwrap().to_bytes().unwrap(), b"\x28\xb5");
     assert_eq!(ex.state, ParseState::Warning);
@@ -173,7 +185,10 @@ fn huge_body_is_counted_not_buffered() {
     let mut run = Run::new();
     run.req(1, &get("/big"));
     let total: u64 = 1 << 30;
-    run.resp(2, format!("HTTP/1.1 200 OK\r\nContent-Length: {total}\r\n\r\n").as_bytes());
+    run.resp(
+        2,
+        format!("HTTP/1.1 200 OK\r\nContent-Length: {total}\r\n\r\n").as_bytes(),
+    );
     let chunk = vec![b'x'; 64 * 1024];
     let mut sent = 0_u64;
     for _ in 0..256 {

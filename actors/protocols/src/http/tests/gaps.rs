@@ -17,7 +17,10 @@ fn gap_inside_content_length_body_keeps_sync() {
     assert_eq!(body.wire_length, 10);
     assert!(body.truncated);
     assert_eq!(ex[0].state, ParseState::Incomplete);
-    assert_eq!((ex[1].state, resp_text(&ex[1])), (ParseState::Ok, "b".into()));
+    assert_eq!(
+        (ex[1].state, resp_text(&ex[1])),
+        (ParseState::Ok, "b".into())
+    );
     assert_eq!(run.stats().gaps, 1);
     assert_eq!(run.stats().resyncs, 0);
 }
@@ -26,7 +29,10 @@ fn gap_inside_content_length_body_keeps_sync() {
 fn gap_inside_chunk_data_keeps_sync() {
     let mut run = Run::new();
     run.req(1, &[get("/a"), get("/b")].concat());
-    run.resp(2, b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n10\r\n0123");
+    run.resp(
+        2,
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n10\r\n0123",
+    );
     run.gap(S, 3, 12);
     run.resp(4, b"\r\n3\r\nxyz\r\n0\r\n\r\n");
     run.resp(5, &ok(200, "b"));
@@ -34,7 +40,10 @@ fn gap_inside_chunk_data_keeps_sync() {
     assert_eq!(ex.len(), 2);
     assert_eq!(ex[0].state, ParseState::Incomplete);
     assert_eq!(ex[0].response_body.as_ref().unwrap().wire_length, 7);
-    assert_eq!((ex[1].state, resp_text(&ex[1])), (ParseState::Ok, "b".into()));
+    assert_eq!(
+        (ex[1].state, resp_text(&ex[1])),
+        (ParseState::Ok, "b".into())
+    );
 }
 
 #[test]
@@ -64,7 +73,10 @@ fn gap_in_response_head_resyncs_on_status_line() {
     run.resp(7, &ok(202, "b"));
     let ex = run.finish(8);
     assert_eq!(ex.len(), 2);
-    assert_eq!((ex[0].status, ex[0].state), (Some(200), ParseState::Incomplete));
+    assert_eq!(
+        (ex[0].status, ex[0].state),
+        (Some(200), ParseState::Incomplete)
+    );
     assert_eq!((ex[1].status, ex[1].state), (Some(202), ParseState::Ok));
     assert_eq!(resp_text(&ex[1]), "b");
     let stats = run.stats();
@@ -92,12 +104,21 @@ fn gap_in_request_head_keeps_what_is_known() {
     run.gap(C, 2, 50);
     run.req(3, b"kie: x\r\n\r\n");
     run.resp(4, &ok(200, "a"));
-    run.req(5, b"garbage\r\nPOST /b HTTP/1.1\r\nContent-Length: 1\r\n\r\nZ");
+    run.req(
+        5,
+        b"garbage\r\nPOST /b HTTP/1.1\r\nContent-Length: 1\r\n\r\nZ",
+    );
     run.resp(6, &ok(201, "b"));
     let ex = run.finish(7);
     assert_eq!(ex.len(), 2);
-    assert_eq!((ex[0].uri.as_str(), ex[0].host.as_deref()), ("/a?q=1", Some("h")));
-    assert_eq!((ex[0].status, ex[0].state), (Some(200), ParseState::Incomplete));
+    assert_eq!(
+        (ex[0].uri.as_str(), ex[0].host.as_deref()),
+        ("/a?q=1", Some("h"))
+    );
+    assert_eq!(
+        (ex[0].status, ex[0].state),
+        (Some(200), ParseState::Incomplete)
+    );
     assert_eq!((ex[1].method.as_str(), ex[1].status), ("POST", Some(201)));
     assert_eq!(ex[1].state, ParseState::Ok);
     assert_eq!(text(&ex[1].request_body), "Z");
@@ -199,7 +220,10 @@ fn request_body_cut_by_close_is_incomplete() {
     run.resp(3, &ok(413, ""));
     let ex = run.finish(4);
     assert_eq!(ex.len(), 1);
-    assert_eq!((ex[0].status, ex[0].state), (Some(413), ParseState::Incomplete));
+    assert_eq!(
+        (ex[0].status, ex[0].state),
+        (Some(413), ParseState::Incomplete)
+    );
     assert_eq!(text(&ex[0].request_body), "abc");
 }
 
@@ -231,4 +255,39 @@ fn gap_in_gzip_body_stops_decoding() {
     assert!(body.decoded_length < plain.len() as u64);
     assert_eq!(ex[0].state, ParseState::Incomplete);
     assert_eq!(run.stats().decode_errors, 0);
+}
+
+#[test]
+fn zero_length_gap_marks_an_unseen_beginning() {
+    let mut run = Run::new();
+    run.gap(C, 1, 0).gap(S, 1, 0);
+    run.resp(
+        2,
+        b"ld body\r\nHTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nold",
+    );
+    run.req(3, b"ody tail\r\nGET /x HTTP/1.1\r\n\r\n");
+    run.resp(4, &ok(200, "hi"));
+    let ex = run.finish(5);
+    assert_eq!(ex.len(), 1);
+    assert_eq!((ex[0].uri.as_str(), resp_text(&ex[0])), ("/x", "hi".into()));
+    assert_eq!(ex[0].state, ParseState::Ok);
+    let stats = run.stats();
+    assert_eq!((stats.orphan_responses, stats.gaps), (1, 0));
+    assert_eq!(stats.bytes_skipped, 9 + 10);
+}
+
+#[test]
+fn zero_length_gap_inside_a_message_changes_nothing() {
+    let mut run = Run::new();
+    run.req(1, b"GET /a HTTP/1.1\r\n");
+    run.gap(C, 2, 0);
+    run.req(3, b"\r\n");
+    run.resp(4, b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nab");
+    run.gap(S, 5, 0);
+    run.resp(6, b"cd");
+    let ex = run.finish(7);
+    assert_eq!(
+        (resp_text(&ex[0]), ex[0].state),
+        ("abcd".into(), ParseState::Ok)
+    );
 }

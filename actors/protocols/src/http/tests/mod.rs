@@ -91,7 +91,9 @@ fn exchanges(out: Vec<ParsedMessage>) -> Vec<HttpExchange> {
 fn text(body: &BodyCapture) -> String {
     match &body.data {
         Some(BodyData::Utf8(s)) => s.clone(),
-        Some(data @ BodyData::Base64(_)) => String::from_utf8_lossy(&data.to_bytes().unwrap()).into(),
+        Some(data @ BodyData::Base64(_)) => {
+            String::from_utf8_lossy(&data.to_bytes().unwrap()).into()
+        }
         None => String::new(),
     }
 }
