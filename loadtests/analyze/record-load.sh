@@ -12,7 +12,7 @@
 # -c16: one request per connection), until the capture holds at least
 # MIN_PACKETS packets (capinfos).
 #
-# Environment: MIN_PACKETS (1000000), ROUND_SECONDS (20), MAX_SECONDS (600,
+# Environment: MIN_PACKETS (1000000), ROUND_SECONDS (5), MAX_SECONDS (600,
 # the whole recording is stopped after that), RATE_DELAY_MS (0: wrk as fast
 # as it can; a per-request delay if tcpdump drops packets).
 #
@@ -26,7 +26,7 @@ set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 OUT=${1:-/var/tmp/spider-bench/http-load-1m.pcap}
 MIN_PACKETS=${MIN_PACKETS:-1000000}
-ROUND_SECONDS=${ROUND_SECONDS:-20}
+ROUND_SECONDS=${ROUND_SECONDS:-5}
 MAX_SECONDS=${MAX_SECONDS:-600}
 RATE_DELAY_MS=${RATE_DELAY_MS:-0}
 
@@ -152,8 +152,10 @@ start_nginx() {
 # ------------------------------------------------------------ capture
 start_capture() {
     local err=$WORK/tcpdump.err i
-    nsx "$CLI" tcpdump -i "$C_IF" -n -Z root --immediate-mode -U -s 0 -B 65536 -w "$TMP_OUT" \
-        2>"$err" &
+    # not through nsx (a function would run in a subshell): `ip netns exec`
+    # execs tcpdump, so $! is tcpdump's pid and it gets our SIGTERM
+    ip netns exec "$CLI" tcpdump -i "$C_IF" -n -Z root --immediate-mode -U -s 0 -B 65536 \
+        -w "$TMP_OUT" 2>"$err" &
     CAP_PID=$!
     for i in $(seq 1000); do
         grep -q "listening on" "$err" && [ -e "$TMP_OUT" ] && return 0
@@ -176,17 +178,18 @@ quiesce() {
 }
 
 stop_capture() {
-    kill -INT "$CAP_PID"
+    kill -TERM "$CAP_PID"
     wait "$CAP_PID" || true
     CAP_PID=""
     local err=$WORK/tcpdump.err
     log "tcpdump: $(grep -E 'captured|received|dropped' "$err" | tr '\n' ';')"
-    grep -q " 0 packets dropped by kernel" "$err" ||
+    grep -qE "^0 packets dropped by kernel" "$err" ||
         log "warning: tcpdump dropped packets (the capture has holes; try RATE_DELAY_MS=1)"
 }
 
 packets() {  # packets FILE: packet count (capinfos; tolerant of a record being written)
-    capinfos -c -M "$1" 2>/dev/null | awk -F: '/Number of packets/ {gsub(/ /,"",$2); print $2}'
+    { capinfos -c -M "$1" 2>/dev/null || true; } |
+        awk -F: '/Number of packets/ {gsub(/ /,"",$2); print $2}'
 }
 
 # ------------------------------------------------------------ load
@@ -202,9 +205,9 @@ wrk_round() {  # wrk_round PHASE
     esac
     log "round $ROUND: $phase, wrk ${args[*]} -d${dur}s"
     nsx "$CLI" timeout --signal=INT --kill-after=5 $((dur + 30)) \
-        wrk "${args[@]}" -d"${dur}s" --timeout 5s -s "$WORK/wrk-mix.lua" \
+        wrk "${args[@]}" -d"${dur}s" --timeout 5s --latency -s "$WORK/wrk-mix.lua" \
         "http://$S_ADDR/" >"$WORK/wrk.out" 2>&1 || die "wrk failed: $(cat "$WORK/wrk.out")"
-    grep -E 'Requests/sec|requests in|Non-2xx|Socket errors' "$WORK/wrk.out" | sed 's/^/    /' >&2
+    grep -E 'Requests/sec|requests in|Non-2xx|Socket errors|^ +(50|99)%' "$WORK/wrk.out" | sed 's/^/    /' >&2
 }
 
 main() {

@@ -327,7 +327,7 @@ rec_http-head-1xx-204-304() {
     client "$CLI" head-1xx
     quiesce; stop_capture http-head-1xx-204-304
     finish http-head-1xx-204-304 --client-log "$WORK/client.jsonl" --informational \
-        --trust client --note "tshark mispairs two exchanges: it pairs 103 Early Hints with \
+        --trust client --disagree-note "tshark mispairs two exchanges: it pairs 103 Early Hints with \
 the request and leaves the final 200 unpaired; and nginx answers the Expect: 100-continue \
 POST /upload/avatar with 100 then 201 before the request body has arrived (return 201 \
 discards the body), so tshark dissects the request only after its response and pairs \
@@ -343,11 +343,9 @@ rec_http-pipelining() {
     client "$CLI" pipelining
     quiesce; stop_capture http-pipelining
     finish http-pipelining --client-log "$WORK/client.jsonl" --trust client --client-counts \
-        --note "tshark 4.0 gets pipelining wrong: of the responses in one frame only the first \
+        --disagree-note "tshark 4.0 gets pipelining wrong: of the responses in one frame only the first \
 gets http.request_in, and it does not know a pipelined response answers a HEAD, so it reads \
-the next response(s) as the HEAD response's Content-Length body (on :8080 the /search 200 \
-disappears into HEAD /etag/logo.png; on nginx the 404 and the last 200 disappear into HEAD \
-/catalog/style.css). http_exchanges and the request/response counts are the clients'."
+the next response(s) as the HEAD response's Content-Length body and misses them."
 }
 
 rec_http-chunked-trailers() {
@@ -461,11 +459,13 @@ rec_http-midstream() {
     wait "$cpid" || die "midstream client failed: $(cat "$WORK/midstream-client.out")"
     quiesce; stop_capture http-midstream
     finish http-midstream --client-log "$WORK/client.jsonl" --trust client --client-counts \
-        --note "Both long-lived connections began before the capture (no SYN). Exchanges \
-before the capture are not in http_exchanges. On the dl.shop.test connection the capture \
-starts inside the body of /slow/export.txt (head sent before the capture): tshark treats \
-the body tail as the start of a PDU it never completes and then shows the response to \
-/after/slow as a Continuation, so it leaves /after/slow unpaired; the client got 200."
+        --note "Both long-lived connections began before the capture (no SYN); the exchanges \
+made before it are not in http_exchanges. On the dl.shop.test connection the capture starts \
+inside the Content-Length body of /slow/export.txt, whose request and response head were \
+sent before it; /after/slow follows on the same connection." \
+        --disagree-note "tshark treats the body tail of /slow/export.txt as the start of a PDU \
+it never completes and then shows the response to /after/slow as a Continuation, so it \
+leaves /after/slow unpaired and misses that response head."
 }
 
 rec_http-loss() {

@@ -259,7 +259,10 @@ def main():
                     help="with --trust client, http_requests/http_responses from the client "
                          "log too (default: tshark's head counts)")
     ap.add_argument("--decoded-bodies")
-    ap.add_argument("--note")
+    ap.add_argument("--note", help="a note always written")
+    ap.add_argument("--disagree-note",
+                    help="with --trust client: a note written only when tshark and the "
+                         "clients disagree (explaining why)")
     ap.add_argument("--extra", help="JSON object merged into the output")
     ap.add_argument("--informational", action="store_true",
                     help="add informational_responses (1xx other than 101)")
@@ -289,6 +292,8 @@ def main():
             for e in only_client:
                 print("  client only: " + e, file=sys.stderr)
             if a.trust == "client":
+                if a.disagree_note:
+                    notes.append(a.disagree_note)
                 n_req = len(client)
                 n_resp = sum(1 for e in client if e["status"] is not None) + len(client_interim)
                 notes.append(

@@ -115,7 +115,7 @@ impl Defragmenter {
                 self.order.pop_front();
                 continue;
             }
-            if now - started < self.config.timeout_ns {
+            if now.saturating_sub(started) < self.config.timeout_ns {
                 break;
             }
             self.order.pop_front();

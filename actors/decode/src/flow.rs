@@ -59,7 +59,7 @@ impl FlowTable {
     /// The flow id of `key` at `time`, allocating one with `next_id` for a new or idle flow.
     pub fn flow_id(&mut self, key: FlowKey, time: i64, next_id: impl FnOnce() -> u64) -> u64 {
         if let Some((id, last)) = self.flows.get_mut(&key) {
-            if time - *last <= self.idle_timeout_ns {
+            if time.saturating_sub(*last) <= self.idle_timeout_ns {
                 *last = (*last).max(time);
                 return *id;
             }
@@ -67,7 +67,7 @@ impl FlowTable {
         if self.flows.len() >= self.max_flows && !self.flows.contains_key(&key) {
             let idle_timeout = self.idle_timeout_ns;
             self.flows
-                .retain(|_, (_, last)| time - *last <= idle_timeout);
+                .retain(|_, (_, last)| time.saturating_sub(*last) <= idle_timeout);
             if self.flows.len() >= self.max_flows {
                 self.evicted += self.flows.len() as u64;
                 self.flows.clear();

@@ -42,6 +42,7 @@ pub(crate) enum LinkError {
     Slice(String),
 }
 
+const SLL_HEADER_LEN: usize = 16;
 const SLL2_HEADER_LEN: usize = 20;
 const NULL_HEADER_LEN: usize = 4;
 
@@ -49,7 +50,16 @@ const NULL_HEADER_LEN: usize = 4;
 pub(crate) fn slice_frame(link: LinkType, frame: &[u8]) -> Result<SlicedPacket<'_>, LinkError> {
     let sliced = match link {
         LinkType::ETHERNET => SlicedPacket::from_ethernet(frame),
-        LinkType::LINUX_SLL => SlicedPacket::from_linux_sll(frame),
+        // Cooked headers are read here rather than by etherparse, which refuses some ARPHRD
+        // types (loopback among them) that carry plain ether types.
+        LinkType::LINUX_SLL => {
+            let header = frame.get(..SLL_HEADER_LEN).ok_or(LinkError::TooShort {
+                needed: SLL_HEADER_LEN,
+                got: frame.len(),
+            })?;
+            let ether_type = EtherType(u16::from_be_bytes([header[14], header[15]]));
+            SlicedPacket::from_ether_type(ether_type, &frame[SLL_HEADER_LEN..])
+        }
         LinkType::RAW
         | LinkType::IPV4
         | LinkType::IPV6

@@ -208,3 +208,15 @@ fn udp_flows_share_an_id_both_ways() {
     let later = tracker.track(&udp(120_000_000_000, true), &mut events);
     assert_ne!(later.id, query.id, "an idle flow gets a new id");
 }
+
+/// Found by fuzzing: a timestamp at the end of time saturated every deadline, and expiry spun.
+#[test]
+fn extreme_timestamps_neither_overflow_nor_spin() {
+    let mut tracker = SessionTracker::new(TrackerConfig::default());
+    let mut events = Vec::new();
+    let first = tracker.track(&tcp(i64::MIN, true, SYN, 1, 0, b""), &mut events);
+    let late = tracker.track(&tcp(i64::MAX, true, ACK, 2, 1, b"x"), &mut events);
+    let again = tracker.track(&tcp(i64::MAX, true, ACK, 3, 1, b"y"), &mut events);
+    assert_ne!(first.id, late.id, "the first session timed out");
+    assert_eq!(late.id, again.id);
+}

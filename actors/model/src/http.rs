@@ -76,6 +76,6 @@ impl HttpExchange {
     pub fn duration_ns(&self) -> Option<i64> {
         self.timing
             .response_end
-            .map(|end| end - self.timing.request_start)
+            .map(|end| end.saturating_sub(self.timing.request_start))
     }
 }

@@ -56,7 +56,7 @@ impl DnsCorrelator {
         let latency_ns = self
             .pending
             .remove(&(dst, src, message.id))
-            .map(|asked| time - asked);
+            .map(|asked| time.saturating_sub(asked));
         let question = message.questions.first();
         let record = DnsRecord {
             time,

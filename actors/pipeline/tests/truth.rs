@@ -239,3 +239,44 @@ fn pcapng_conversions_give_the_same_records() {
         "every capture has a pcapng twin ({compared} compared)"
     );
 }
+
+#[test]
+fn compressed_bodies_decode_to_what_the_server_sent() {
+    let truth: Value = serde_json::from_str(
+        &std::fs::read_to_string(testdata().join("http-compressed.truth.json")).unwrap(),
+    )
+    .unwrap();
+    let records = analyze(&capture_of("http-compressed"));
+    let mut checked = 0;
+    for body in truth["decoded_bodies"].as_array().unwrap() {
+        let uri = body["uri"].as_str().unwrap();
+        let exchange = records
+            .iter()
+            .find_map(|r| match r {
+                Record::Http(x) if x.uri == uri => Some(x),
+                _ => None,
+            })
+            .unwrap_or_else(|| panic!("no exchange for {uri}"));
+        let response = exchange.response_body.as_ref().unwrap();
+        assert_eq!(
+            response.content_encoding.as_deref(),
+            body["content_encoding"]
+                .as_str()
+                .filter(|e| *e != "identity"),
+            "{uri}"
+        );
+        assert_eq!(
+            response.decoded_length,
+            body["length"].as_u64().unwrap(),
+            "{uri}"
+        );
+        let data = response.data.as_ref().unwrap().to_bytes().unwrap();
+        let prefix = body["text_prefix"].as_str().unwrap();
+        assert!(
+            data.starts_with(prefix.as_bytes()),
+            "{uri}: decoded body starts differently"
+        );
+        checked += 1;
+    }
+    assert!(checked >= 10);
+}

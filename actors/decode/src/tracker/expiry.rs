@@ -48,10 +48,11 @@ impl ExpiryQueues {
         });
     }
 
-    /// The next entry whose deadline has passed, closed sessions first.
+    /// The next entry whose deadline has passed, closed sessions first (strictly: a deadline
+    /// saturated at the end of time never comes due).
     pub fn pop_due(&mut self, now: EpochNanos) -> Option<ExpiryEntry> {
         for queue in [&mut self.closed, &mut self.open] {
-            if queue.front().is_some_and(|entry| entry.deadline <= now) {
+            if queue.front().is_some_and(|entry| entry.deadline < now) {
                 return queue.pop_front();
             }
         }

@@ -175,7 +175,9 @@ impl SessionTracker {
 
     /// Closes every session (the capture ended): their final records go to `events`.
     pub fn flush(&mut self, events: &mut Vec<SessionEvent>) {
-        let keys = self.sessions.keys();
+        let mut keys = self.sessions.keys();
+        // In id order, so that the same capture always gives the same output.
+        keys.sort_by_key(|key| self.sessions.get(key).map(|session| session.id));
         for key in keys {
             self.finish(key, CloseReason::CaptureEnd, events);
         }
@@ -193,10 +195,10 @@ impl SessionTracker {
         let dst = Endpoint::new(packet.dst, segment.dst_port);
         let opening_syn = segment.flags.syn() && !segment.flags.ack();
         if let Some(session) = self.sessions.get(&key) {
-            let idle = packet.time - session.last > self.config.idle_timeout_ns;
-            let lingered_out = session
-                .closed_at
-                .is_some_and(|closed| packet.time - closed > self.config.closed_linger_ns);
+            let idle = packet.time.saturating_sub(session.last) > self.config.idle_timeout_ns;
+            let lingered_out = session.closed_at.is_some_and(|closed| {
+                packet.time.saturating_sub(closed) > self.config.closed_linger_ns
+            });
             let reused = opening_syn && session.is_new_connection(src, segment.seq, packet.time);
             if idle && !session.is_closed() {
                 self.finish(key, CloseReason::IdleTimeout, events);
@@ -223,7 +225,7 @@ impl SessionTracker {
                 key,
                 session.id,
                 session.generation,
-                packet.time + self.config.idle_timeout_ns,
+                packet.time.saturating_add(self.config.idle_timeout_ns),
             );
         }
         if opening_syn && session.missed_syn && session.client_isn.is_none() {
@@ -242,7 +244,7 @@ impl SessionTracker {
                 key,
                 session.id,
                 session.generation,
-                packet.time + self.config.closed_linger_ns,
+                packet.time.saturating_add(self.config.closed_linger_ns),
             );
         }
         TrackedPacket {
@@ -272,12 +274,15 @@ impl SessionTracker {
             }
             if session.is_closed() {
                 self.finish(entry.key, CloseReason::Fin, events);
-            } else if self.now - session.last > self.config.idle_timeout_ns {
+            } else if self.now.saturating_sub(session.last) > self.config.idle_timeout_ns {
                 self.stats.sessions_idle += 1;
                 self.finish(entry.key, CloseReason::IdleTimeout, events);
             } else {
                 session.generation += 1;
-                let deadline = session.last + self.config.idle_timeout_ns;
+                let deadline = session
+                    .last
+                    .saturating_add(self.config.idle_timeout_ns)
+                    .max(self.now.saturating_add(1));
                 self.expiry
                     .schedule_open(entry.key, session.id, session.generation, deadline);
             }
@@ -295,12 +300,12 @@ impl SessionTracker {
             if session.id != entry.id || session.generation != entry.generation {
                 continue;
             }
-            let active_since =
-                !session.is_closed() && session.last + self.config.idle_timeout_ns > entry.deadline;
+            let active_since = !session.is_closed()
+                && session.last.saturating_add(self.config.idle_timeout_ns) > entry.deadline;
             if active_since {
                 // Second chance: active since it was scheduled, so others are older.
                 session.generation += 1;
-                let deadline = session.last + self.config.idle_timeout_ns;
+                let deadline = session.last.saturating_add(self.config.idle_timeout_ns);
                 self.expiry
                     .schedule_open(entry.key, session.id, session.generation, deadline);
             } else {

@@ -81,7 +81,7 @@ impl Session {
     /// the handshake, it is the same connection.
     fn is_late_syn(&self, src: Endpoint, seq: u32, time: EpochNanos) -> bool {
         let side = if src == self.client { 0 } else { 1 };
-        let young = time - self.first <= LATE_SYN_WINDOW_NS;
+        let young = time.saturating_sub(self.first) <= LATE_SYN_WINDOW_NS;
         let precedes_data = self.first_seq[side]
             .is_some_and(|first| first.wrapping_sub(seq.wrapping_add(1)) < LATE_SYN_SEQ_WINDOW);
         let nothing_from_sender = self.first_seq[side].is_none() && self.stats[side].packets == 0;
@@ -194,7 +194,7 @@ impl Session {
             handshake_rtt_ns: self
                 .syn_time
                 .zip(self.synack_time)
-                .map(|(syn, synack)| synack - syn)
+                .map(|(syn, synack)| synack.saturating_sub(syn))
                 .filter(|rtt| *rtt >= 0),
             client_to_server: self.stats[0],
             server_to_client: self.stats[1],

@@ -133,6 +133,9 @@ pub(super) struct Slot {
     pub tunnel: Tunnel,
     pub incomplete: bool,
     pub error: bool,
+    /// The request was found by resynchronising after a gap: requests before it may be lost,
+    /// so responses that started before it answer those, not this one.
+    pub after_resync: bool,
 }
 
 impl Slot {
@@ -186,6 +189,7 @@ impl Slot {
             tunnel,
             incomplete: false,
             error: false,
+            after_resync: false,
         }
     }
 

@@ -51,7 +51,9 @@ impl HttpParser {
                     used
                 }
                 Mode::Resync { .. } => {
-                    let (used, skipped) = self.req.resync(time, rest, max_head, request_candidate);
+                    let (used, skipped) =
+                        self.req
+                            .resync(time, rest, max_head, request_candidate, None);
                     self.stats.bytes_skipped += skipped;
                     used
                 }
@@ -88,6 +90,7 @@ impl HttpParser {
             self.limits.max_decoded_bytes,
         );
         let mut slot = Slot::new(&self.ctx, self.next_index, head, start);
+        slot.after_resync = self.req.resynced;
         self.next_index = self.next_index.wrapping_add(1);
         self.req.reset_head();
         let framing = match declared {

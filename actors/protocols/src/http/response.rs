@@ -55,7 +55,8 @@ impl HttpParser {
                 }
                 Mode::Resync { .. } => {
                     let (used, skipped) =
-                        self.resp.resync(time, rest, max_head, response_candidate);
+                        self.resp
+                            .resync(time, rest, max_head, response_candidate, Some(b'H'));
                     self.stats.bytes_skipped += skipped;
                     used
                 }
@@ -75,15 +76,28 @@ impl HttpParser {
         if let Some(part) = &self.response {
             return Some(part.target);
         }
-        let request_gone = self.finishing
-            || self.req.ended
-            || matches!(self.req.mode, Mode::Resync { .. } | Mode::Closed);
+        let request_gone =
+            self.finishing || self.req.ended || matches!(self.req.mode, Mode::Closed);
+        let request_searching = matches!(self.req.mode, Mode::Resync { .. });
+        let head_start = self.resp.start;
+        let waiting = self.pending.iter().find(|s| s.resp == RespState::Waiting);
         if self.skip_responses > 0 {
             Some(Target::Orphan)
-        } else if self.pending.iter().any(|s| s.resp == RespState::Waiting) {
-            Some(Target::Slot)
-        } else if request_gone {
+        } else if let Some(slot) = waiting {
+            // A response that began before a request found after a gap cannot answer it: it
+            // answers a request the gap took.
+            let answers_lost_request = slot.after_resync
+                && head_start.is_some_and(|start| start < slot.ex.timing.request_start);
+            Some(if answers_lost_request {
+                Target::Orphan
+            } else {
+                Target::Slot
+            })
+        } else if request_gone || (request_searching && force) {
             Some(Target::Orphan)
+        } else if request_searching {
+            // The request side lost sync: wait for the request it finds next, then judge by time.
+            None
         } else if force {
             Some(Target::Early)
         } else {

@@ -174,6 +174,7 @@ impl Side {
         input: &[u8],
         max: usize,
         classify: fn(&[u8]) -> Candidate,
+        anywhere: Option<u8>,
     ) -> (usize, u64) {
         let Mode::Resync { mut at_start } = self.mode else {
             return (0, 0);
@@ -181,6 +182,7 @@ impl Side {
         self.mode = Mode::Resync { at_start: false };
         let mut skipped = 0_u64;
         let mut pos = 0;
+        let mut first_search = true;
         if !self.buf.is_empty() {
             let rest = input.get(pos..).unwrap_or_default();
             let line = rest.iter().position(|&b| b == b'\n').unwrap_or(rest.len());
@@ -205,10 +207,20 @@ impl Side {
         }
         loop {
             let rest = input.get(pos..).unwrap_or_default();
+            // A message starts at a line start; a status line may also start right after a body
+            // that had no line end of its own (`anywhere` is its first byte).
+            let from = usize::from(!std::mem::take(&mut first_search));
             let begin = if std::mem::take(&mut at_start) {
                 Some(0)
             } else {
-                rest.iter().position(|&b| b == b'\n').map(|p| p + 1)
+                rest.iter()
+                    .enumerate()
+                    .skip(from)
+                    .find_map(|(i, &b)| match b {
+                        b'\n' => Some(i + 1),
+                        _ if Some(b) == anywhere => Some(i),
+                        _ => None,
+                    })
             };
             let Some(begin) = begin else {
                 skipped += rest.len() as u64;
