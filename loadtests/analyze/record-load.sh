@@ -118,19 +118,21 @@ ns_up() {
     done
     local feat
     feat=$(nsx "$CLI" ethtool -k "$C_IF")
-    echo "$feat" | grep -qE '^tcp-segmentation-offload: off' || die "TSO still on: $feat"
-    echo "$feat" | grep -qE '^generic-receive-offload: off' || die "GRO still on"
+    echo "$feat" | grep -E '^tcp-segmentation-offload: off' >/dev/null || die "TSO still on: $feat"
+    echo "$feat" | grep -E '^generic-receive-offload: off' >/dev/null || die "GRO still on"
 }
 
 # ------------------------------------------------------------ server
 start_nginx() {
     mkdir -p "$WORK/www/s" "$WORK/nginx"
-    head -c 99 /dev/zero | tr '\0' 'x' >"$WORK/www/s/small.json"; echo >>"$WORK/www/s/small.json"
-    { printf '<!doctype html>\n<title>page</title>\n'
-      for i in $(seq 1 120); do printf '<p>item %04d</p>\n' "$i"; done; } | head -c 2048 \
-        >"$WORK/www/s/page.html"
-    for i in $(seq 1 1000); do printf '.c%04d { margin: 0 }\n' "$i"; done | head -c 20480 \
-        >"$WORK/www/s/style.css"
+    # (no `| head -c`: with pipefail, its early exit can SIGPIPE the writer)
+    local text i
+    text=$(printf 'x%.0s' $(seq 1 99))
+    printf '%s\n' "$text" >"$WORK/www/s/small.json"
+    text=$(printf '<!doctype html>\n<title>page</title>\n'; for i in $(seq 1 120); do printf '<p>item %04d</p>\n' "$i"; done)
+    printf '%s' "${text:0:2048}" >"$WORK/www/s/page.html"
+    text=$(for i in $(seq 1 1000); do printf '.c%04d { margin: 0 }\n' "$i"; done)
+    printf '%s' "${text:0:20480}" >"$WORK/www/s/style.css"
     [ "$(stat -c %s "$WORK/www/s/small.json")" = 100 ] || die "small.json is not 100 bytes"
     [ "$(stat -c %s "$WORK/www/s/page.html")" = 2048 ] || die "page.html is not 2048 bytes"
     [ "$(stat -c %s "$WORK/www/s/style.css")" = 20480 ] || die "style.css is not 20480 bytes"
