@@ -45,7 +45,7 @@ START=$SECONDS
 log() { echo "[record-load] $*" >&2; }
 die() { log "error: $*"; exit 1; }
 nsx() { local ns=$1; shift; ip netns exec "$ns" "$@"; }
-have_ns() { ip netns list | grep -qE "^$1( |$)"; }
+have_ns() { ip netns list | grep -E "^$1( |$)" >/dev/null; }  # no -q: SIGPIPE under pipefail
 
 # ------------------------------------------------------------ cleanup
 kill_ns_procs() {

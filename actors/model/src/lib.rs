@@ -10,16 +10,20 @@ mod dns;
 mod endpoint;
 mod host;
 mod http;
+mod packet;
 mod record;
 mod tcp;
+mod usage;
 
 pub use body::{BodyCapture, BodyData};
 pub use dns::{DnsAnswer, DnsRecord};
 pub use endpoint::Endpoint;
 pub use host::{HostRecord, HostSource};
 pub use http::{HttpExchange, HttpTiming, ParseState};
+pub use packet::PacketRecord;
 pub use record::Record;
 pub use tcp::{CloseReason, DirectionStats, TcpSessionRecord, TcpState};
+pub use usage::{UsageRecord, WorkloadRef};
 
 /// Epoch nanoseconds: the one time unit of every record.
 pub type EpochNanos = i64;
