@@ -1,7 +1,9 @@
 use std::net::IpAddr;
 
 use spider_decode::{ReassemblyConfig, Side, StreamEvent, StreamReassembler, TcpSegment};
-use spider_model::{EpochNanos, TcpSessionRecord};
+use spider_model::{EpochNanos, HostSource, Record, TcpSessionRecord};
+
+use crate::hosts::{host_without_port, HostTable};
 use spider_protocols::http::{looks_like_request, HttpParser};
 use spider_protocols::tls::{client_hello_server_name, TlsError};
 use spider_protocols::{
@@ -23,6 +25,30 @@ pub(crate) struct SessionOutput {
     pub messages: Vec<ParsedMessage>,
     /// (server ip, name, time) from TLS ClientHellos.
     pub server_names: Vec<(IpAddr, String, EpochNanos)>,
+}
+
+impl SessionOutput {
+    /// Hands the records on, noting the host names they reveal (HTTP Host, TLS server name).
+    pub fn drain(&mut self, hosts: &mut HostTable, sink: &mut impl FnMut(Record)) {
+        for message in self.messages.drain(..) {
+            match message {
+                ParsedMessage::Http(exchange) => {
+                    if let Some(host) = &exchange.host {
+                        hosts.observe(
+                            exchange.server.ip,
+                            host_without_port(host),
+                            HostSource::Http,
+                            exchange.timing.request_start,
+                        );
+                    }
+                    sink(Record::Http(exchange));
+                }
+            }
+        }
+        for (ip, name, time) in self.server_names.drain(..) {
+            hosts.observe(ip, &name, HostSource::Sni, time);
+        }
+    }
 }
 
 #[derive(Debug)]

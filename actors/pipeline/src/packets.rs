@@ -1,0 +1,128 @@
+//! The backend's side of the pipeline: packets that a Whisperer already gave session ids.
+
+use std::collections::HashMap;
+
+use spider_decode::{Decoder, LinkType, Side, Transport};
+use spider_model::{Endpoint, EpochNanos, PacketRecord, Record};
+
+use crate::config::PipelineConfig;
+use crate::hosts::HostTable;
+use crate::streams::{SessionHint, StreamStats, TcpStreams};
+
+/// How often (in capture time) sessions are checked for idleness.
+const SWEEP_EVERY_NS: i64 = 1_000_000_000;
+
+/// Reassembles and parses the TCP sessions of one Whisperer's packets, as a shard receives them.
+///
+/// Session boundaries are the Whisperer's (its ids); this parser never re-derives them. A session
+/// ends when the Whisperer says so ([`SessionParser::session_closed`]) or after the tracker's idle
+/// timeout without packets.
+#[derive(Debug)]
+pub struct SessionParser {
+    decoder: Decoder,
+    streams: TcpStreams,
+    hosts: HostTable,
+    last_seen: HashMap<u64, EpochNanos>,
+    idle_timeout_ns: i64,
+    now: EpochNanos,
+    last_sweep: EpochNanos,
+    http_exchanges: u64,
+}
+
+impl SessionParser {
+    pub fn new(config: PipelineConfig) -> Self {
+        Self {
+            decoder: Decoder::new(config.decoder),
+            streams: TcpStreams::new(config),
+            hosts: HostTable::new(config.max_hosts),
+            last_seen: HashMap::new(),
+            idle_timeout_ns: config.tracker.idle_timeout_ns,
+            now: EpochNanos::MIN,
+            last_sweep: EpochNanos::MIN,
+            http_exchanges: 0,
+        }
+    }
+
+    pub fn stream_stats(&self) -> StreamStats {
+        self.streams.stats
+    }
+
+    pub fn http_exchanges(&self) -> u64 {
+        self.http_exchanges
+    }
+
+    /// One packet; HTTP exchanges that complete go to `sink`.
+    pub fn packet(&mut self, record: &PacketRecord, sink: &mut impl FnMut(Record)) {
+        self.now = self.now.max(record.time);
+        let link = LinkType(u32::from(record.link_type));
+        if let Ok(Some(packet)) =
+            self.decoder
+                .decode(link, record.time, &record.frame, record.wire_len)
+        {
+            if let Transport::Tcp(segment) = packet.transport {
+                self.last_seen.insert(record.session_id, record.time);
+                let from = if record.from_client {
+                    Side::Client
+                } else {
+                    Side::Server
+                };
+                self.streams.segment(
+                    SessionHint {
+                        id: record.session_id,
+                        from,
+                        isns: None,
+                    },
+                    Endpoint::new(packet.src, segment.src_port),
+                    Endpoint::new(packet.dst, segment.dst_port),
+                    &segment,
+                    record.time,
+                );
+            }
+        }
+        if self.now.saturating_sub(self.last_sweep) > SWEEP_EVERY_NS {
+            self.last_sweep = self.now;
+            self.close_idle();
+        }
+        self.emit(sink);
+    }
+
+    /// The Whisperer closed the session: what it still holds is parsed and emitted.
+    pub fn session_closed(&mut self, session_id: u64, sink: &mut impl FnMut(Record)) {
+        if self.last_seen.remove(&session_id).is_some() {
+            self.streams.close(session_id, self.now, None);
+            self.emit(sink);
+        }
+    }
+
+    /// Everything still open ends (shutdown, or a shard handing over).
+    pub fn finish(&mut self, sink: &mut impl FnMut(Record)) {
+        self.last_seen.clear();
+        self.streams.close_all(self.now);
+        self.emit(sink);
+    }
+
+    /// Host names learnt from HTTP Host headers and TLS server names since the last call.
+    pub fn drain_hosts(&mut self) -> Vec<spider_model::HostRecord> {
+        self.hosts.drain_records()
+    }
+
+    fn close_idle(&mut self) {
+        let (now, timeout) = (self.now, self.idle_timeout_ns);
+        let idle: Vec<u64> = self
+            .last_seen
+            .iter()
+            .filter(|(_, last)| now.saturating_sub(**last) > timeout)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in idle {
+            self.last_seen.remove(&id);
+            self.streams.close(id, now, None);
+        }
+    }
+
+    fn emit(&mut self, sink: &mut impl FnMut(Record)) {
+        let output = &mut self.streams.output;
+        self.http_exchanges += output.messages.len() as u64;
+        output.drain(&mut self.hosts, sink);
+    }
+}
