@@ -2,7 +2,7 @@ use spider_decode::{Decoder, LinkType, Packet, SessionEvent, SessionTracker, Tra
 use spider_model::{Endpoint, EpochNanos, HostSource, Record};
 
 use crate::config::{AnalyzerStats, PipelineConfig};
-use crate::dns::DnsCorrelator;
+use crate::dns::{DnsCorrelator, DNS_PORTS};
 use crate::hosts::HostTable;
 use crate::streams::{SessionHint, TcpStreams};
 
@@ -109,11 +109,8 @@ impl Core {
             } => {
                 let src = Endpoint::new(packet.src, src_port);
                 let dst = Endpoint::new(packet.dst, dst_port);
-                if let Some(record) = self.dns.udp(time, src, dst, payload, &mut self.stats) {
-                    for (name, ip) in &record.1 {
-                        self.hosts.observe(*ip, name, HostSource::Dns, time);
-                    }
-                    sink(Record::Dns(record.0));
+                if DNS_PORTS.contains(&src_port) || DNS_PORTS.contains(&dst_port) {
+                    self.dns_message(time, src, dst, payload, sink);
                 }
             }
             _ => {}
@@ -141,7 +138,28 @@ impl Core {
         }
     }
 
+    fn dns_message(
+        &mut self,
+        time: EpochNanos,
+        src: Endpoint,
+        dst: Endpoint,
+        message: &[u8],
+        sink: &mut impl FnMut(Record),
+    ) {
+        if let Some((record, addresses)) =
+            self.dns.message(time, src, dst, message, &mut self.stats)
+        {
+            for (name, ip) in &addresses {
+                self.hosts.observe(*ip, name, HostSource::Dns, time);
+            }
+            sink(Record::Dns(record));
+        }
+    }
+
     fn emit(&mut self, sink: &mut impl FnMut(Record)) {
+        for (time, src, dst, message) in std::mem::take(&mut self.streams.output.dns_messages) {
+            self.dns_message(time, src, dst, &message, sink);
+        }
         let output = &mut self.streams.output;
         self.stats.http_exchanges += output.messages.len() as u64;
         self.stats.tls_server_names += output.server_names.len() as u64;

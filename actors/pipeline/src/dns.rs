@@ -6,7 +6,7 @@ use spider_protocols::dns::{parse_message, rcode_name, resolve_addresses, type_n
 
 use crate::config::AnalyzerStats;
 
-const DNS_PORTS: [u16; 2] = [53, 5353];
+pub(crate) const DNS_PORTS: [u16; 2] = [53, 5353];
 
 /// Pairs DNS queries with their responses and turns responses into records.
 #[derive(Debug)]
@@ -29,8 +29,8 @@ impl DnsCorrelator {
         }
     }
 
-    /// A UDP datagram: a response gives a record; a query is remembered for latency.
-    pub fn udp(
+    /// One DNS message (from a datagram, or from a TCP stream without its length prefix).
+    pub fn message(
         &mut self,
         time: EpochNanos,
         src: Endpoint,
@@ -38,9 +38,6 @@ impl DnsCorrelator {
         payload: &[u8],
         stats: &mut AnalyzerStats,
     ) -> Option<DnsResult> {
-        if !DNS_PORTS.contains(&src.port) && !DNS_PORTS.contains(&dst.port) {
-            return None;
-        }
         let message = match parse_message(payload) {
             Ok(message) => message,
             Err(_) => {

@@ -1,8 +1,9 @@
 use std::net::IpAddr;
 
 use spider_decode::{ReassemblyConfig, Side, StreamEvent, StreamReassembler, TcpSegment};
-use spider_model::{EpochNanos, HostSource, Record, TcpSessionRecord};
+use spider_model::{Endpoint, EpochNanos, HostSource, Record, TcpSessionRecord};
 
+use crate::dns::DNS_PORTS;
 use crate::hosts::{host_without_port, HostTable};
 use spider_protocols::http::{looks_like_request, HttpParser};
 use spider_protocols::tls::{client_hello_server_name, TlsError};
@@ -25,6 +26,8 @@ pub(crate) struct SessionOutput {
     pub messages: Vec<ParsedMessage>,
     /// (server ip, name, time) from TLS ClientHellos.
     pub server_names: Vec<(IpAddr, String, EpochNanos)>,
+    /// DNS messages carried over TCP: (time, sender, receiver, message without its prefix).
+    pub dns_messages: Vec<(EpochNanos, Endpoint, Endpoint, Vec<u8>)>,
 }
 
 impl SessionOutput {
@@ -69,6 +72,8 @@ enum App {
     },
     Http(Box<HttpParser>),
     Tls(Vec<u8>),
+    /// DNS over TCP: each direction's bytes until a whole length-prefixed message is in.
+    Dns([Vec<u8>; 2]),
     Opaque,
 }
 
@@ -78,6 +83,7 @@ impl std::fmt::Debug for App {
             Self::Detecting { .. } => "Detecting",
             Self::Http(_) => "Http",
             Self::Tls(_) => "Tls",
+            Self::Dns(_) => "Dns",
             Self::Opaque => "Opaque",
         })
     }
@@ -120,13 +126,17 @@ impl TcpSessionState {
             missed_syn,
             swapped: false,
             streams,
-            app: App::Detecting {
-                client: Vec::new(),
-                client_time: 0,
-                client_gap: false,
-                scanned: 0,
-                early_server: Vec::new(),
-                early_server_bytes: 0,
+            app: if DNS_PORTS.contains(&context.server.port) {
+                App::Dns([Vec::new(), Vec::new()])
+            } else {
+                App::Detecting {
+                    client: Vec::new(),
+                    client_time: 0,
+                    client_gap: false,
+                    scanned: 0,
+                    early_server: Vec::new(),
+                    early_server_bytes: 0,
+                }
             },
             limits,
         }
@@ -136,6 +146,7 @@ impl TcpSessionState {
         let app = match &self.app {
             App::Http(parser) => parser.buffered_bytes(),
             App::Tls(hello) => hello.len(),
+            App::Dns([a, b]) => a.len() + b.len(),
             App::Detecting {
                 client,
                 early_server_bytes,
@@ -309,6 +320,28 @@ impl Dispatch<'_> {
                     }
                 } else if dir == Direction::ToServer {
                     *self.app = App::Opaque;
+                }
+            }
+            App::Dns(buffers) => {
+                let StreamEvent::Data { time, bytes } = event else {
+                    *self.app = App::Opaque;
+                    return;
+                };
+                let buffer = &mut buffers[dir.index()];
+                buffer.extend_from_slice(bytes);
+                while let Some(&[hi, lo]) = buffer.get(..2) {
+                    let total = 2 + usize::from(u16::from_be_bytes([hi, lo]));
+                    let Some(message) = buffer.get(2..total) else {
+                        break;
+                    };
+                    let (src, dst) = match dir {
+                        Direction::ToServer => (self.context.client, self.context.server),
+                        Direction::ToClient => (self.context.server, self.context.client),
+                    };
+                    self.out
+                        .dns_messages
+                        .push((time, src, dst, message.to_vec()));
+                    buffer.drain(..total);
                 }
             }
             App::Opaque => {}
