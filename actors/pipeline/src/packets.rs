@@ -5,14 +5,16 @@ use std::collections::HashMap;
 use spider_decode::{Decoder, LinkType, Side, Transport};
 use spider_model::{Endpoint, EpochNanos, PacketRecord, Record};
 
-use crate::config::PipelineConfig;
+use crate::config::{AnalyzerStats, PipelineConfig};
+use crate::dns::{DnsCorrelator, DNS_PORTS};
 use crate::hosts::HostTable;
 use crate::streams::{SessionHint, StreamStats, TcpStreams};
 
 /// How often (in capture time) sessions are checked for idleness.
 const SWEEP_EVERY_NS: i64 = 1_000_000_000;
 
-/// Reassembles and parses the TCP sessions of one Whisperer's packets, as a shard receives them.
+/// Reassembles and parses the TCP sessions of one Whisperer's packets, as a shard receives them;
+/// DNS responses (UDP and TCP) give DNS records and host names.
 ///
 /// Session boundaries are the Whisperer's (its ids); this parser never re-derives them. A session
 /// ends when the Whisperer says so ([`SessionParser::session_closed`]) or after the tracker's idle
@@ -22,6 +24,8 @@ pub struct SessionParser {
     decoder: Decoder,
     streams: TcpStreams,
     hosts: HostTable,
+    dns: DnsCorrelator,
+    dns_stats: AnalyzerStats,
     last_seen: HashMap<u64, EpochNanos>,
     idle_timeout_ns: i64,
     now: EpochNanos,
@@ -35,6 +39,8 @@ impl SessionParser {
             decoder: Decoder::new(config.decoder),
             streams: TcpStreams::new(config),
             hosts: HostTable::new(config.max_hosts),
+            dns: DnsCorrelator::new(config.max_pending_dns),
+            dns_stats: AnalyzerStats::default(),
             last_seen: HashMap::new(),
             idle_timeout_ns: config.tracker.idle_timeout_ns,
             now: EpochNanos::MIN,
@@ -59,6 +65,19 @@ impl SessionParser {
             self.decoder
                 .decode(link, record.time, &record.frame, record.wire_len)
         {
+            if let Transport::Udp {
+                src_port,
+                dst_port,
+                payload,
+            } = packet.transport
+            {
+                if DNS_PORTS.contains(&src_port) || DNS_PORTS.contains(&dst_port) {
+                    let src = Endpoint::new(packet.src, src_port);
+                    let dst = Endpoint::new(packet.dst, dst_port);
+                    let (dns, hosts, stats) = (&mut self.dns, &mut self.hosts, &mut self.dns_stats);
+                    dns_message(dns, hosts, stats, (record.time, src, dst, payload), sink);
+                }
+            }
             if let Transport::Tcp(segment) = packet.transport {
                 self.last_seen.insert(record.session_id, record.time);
                 let from = if record.from_client {
@@ -121,8 +140,28 @@ impl SessionParser {
     }
 
     fn emit(&mut self, sink: &mut impl FnMut(Record)) {
+        for (time, src, dst, message) in std::mem::take(&mut self.streams.output.dns_messages) {
+            let (dns, hosts, stats) = (&mut self.dns, &mut self.hosts, &mut self.dns_stats);
+            dns_message(dns, hosts, stats, (time, src, dst, &message), sink);
+        }
         let output = &mut self.streams.output;
         self.http_exchanges += output.messages.len() as u64;
         output.drain(&mut self.hosts, sink);
+    }
+}
+
+/// One DNS message: a record for responses, and the names it resolves.
+fn dns_message(
+    dns: &mut DnsCorrelator,
+    hosts: &mut HostTable,
+    stats: &mut AnalyzerStats,
+    (time, src, dst, message): (EpochNanos, Endpoint, Endpoint, &[u8]),
+    sink: &mut impl FnMut(Record),
+) {
+    if let Some((record, addresses)) = dns.message(time, src, dst, message, stats) {
+        for (name, ip) in &addresses {
+            hosts.observe(*ip, name, spider_model::HostSource::Dns, time);
+        }
+        sink(Record::Dns(record));
     }
 }

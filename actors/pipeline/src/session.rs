@@ -211,9 +211,8 @@ impl TcpSessionState {
                 dispatch.event(from.other(), event)
             });
         }
-        if flags.rst() {
-            streams[receiver].finish(time, &mut |event| dispatch.event(from.other(), event));
-        }
+        // A RST ends its sender's stream only: data the peer had already sent, in sequence,
+        // still arrives and is real; the peer's stream ends when the session closes.
     }
 
     /// Declares the holes of both streams as gaps, to free memory.

@@ -12,11 +12,12 @@ fn testdata() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata")
 }
 
-fn http_of(records: Vec<Record>) -> Vec<String> {
+fn http_and_dns_of(records: Vec<Record>) -> Vec<String> {
     let mut out: Vec<String> = records
         .into_iter()
         .filter_map(|r| match r {
             Record::Http(x) => Some(serde_json::to_string(&x).unwrap()),
+            Record::Dns(d) => Some(serde_json::to_string(&d).unwrap()),
             _ => None,
         })
         .collect();
@@ -56,7 +57,12 @@ fn tagged_packets_parse_to_the_exchanges_of_analyze() {
             parser.session_closed(closed.id, &mut |r| backend.push(r));
         }
         parser.finish(&mut |r| backend.push(r));
-        assert_eq!(http_of(backend), http_of(offline), "{}", path.display());
+        assert_eq!(
+            http_and_dns_of(backend),
+            http_and_dns_of(offline),
+            "{}",
+            path.display()
+        );
         compared += 1;
     }
     assert!(compared >= 15);
