@@ -75,6 +75,7 @@ ns_down() {
 
 cleanup() {
     local rc=$?
+    trap '' INT TERM   # a second signal must not cut the cleanup short
     ns_down || true
     [ -n "$TMP_OUT" ] && [ -e "$TMP_OUT" ] && rm -f "$TMP_OUT"
     [ -n "$WORK" ] && [ -d "$WORK" ] && rm -rf "$WORK"
@@ -206,9 +207,12 @@ wrk_round() {  # wrk_round PHASE
     close)     args=(-t2 -c16 -H "Connection: close") ;;
     esac
     log "round $ROUND: $phase, wrk ${args[*]} -d${dur}s"
-    nsx "$CLI" timeout --signal=INT --kill-after=5 $((dur + 30)) \
+    # in the background + wait: a signal then interrupts the wait and the
+    # trap runs at once (bash defers traps while a foreground child runs)
+    ip netns exec "$CLI" timeout --signal=INT --kill-after=5 $((dur + 30)) \
         wrk "${args[@]}" -d"${dur}s" --timeout 5s --latency -s "$WORK/wrk-mix.lua" \
-        "http://$S_ADDR/" >"$WORK/wrk.out" 2>&1 || die "wrk failed: $(cat "$WORK/wrk.out")"
+        "http://$S_ADDR/" >"$WORK/wrk.out" 2>&1 &
+    wait $! || die "wrk failed: $(cat "$WORK/wrk.out")"
     grep -E 'Requests/sec|requests in|Non-2xx|Socket errors|^ +(50|99)%' "$WORK/wrk.out" | sed 's/^/    /' >&2
 }
 

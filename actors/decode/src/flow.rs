@@ -41,7 +41,7 @@ impl FlowKey {
 pub struct FlowTable {
     idle_timeout_ns: i64,
     max_flows: usize,
-    flows: std::collections::HashMap<FlowKey, (u64, i64)>,
+    flows: std::collections::HashMap<FlowKey, (u64, i64), foldhash::fast::RandomState>,
     /// Flows forgotten early because the table was full.
     pub evicted: u64,
 }
@@ -51,7 +51,7 @@ impl FlowTable {
         Self {
             idle_timeout_ns,
             max_flows: max_flows.max(1),
-            flows: std::collections::HashMap::new(),
+            flows: std::collections::HashMap::default(),
             evicted: 0,
         }
     }

@@ -34,6 +34,16 @@ impl BodyData {
         }
     }
 
+    /// Like [`Self::from_bytes`], without copying text.
+    pub fn from_vec(bytes: Vec<u8>) -> Self {
+        match String::from_utf8(bytes) {
+            Ok(text) => Self::Utf8(text),
+            Err(error) => {
+                Self::Base64(base64::engine::general_purpose::STANDARD.encode(error.as_bytes()))
+            }
+        }
+    }
+
     /// The bytes back; `None` when base64 text is malformed (it came from outside).
     pub fn to_bytes(&self) -> Option<Vec<u8>> {
         match self {

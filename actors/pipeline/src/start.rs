@@ -43,7 +43,7 @@ type Isns = (Option<u32>, Option<u32>);
 #[derive(Debug)]
 pub(crate) struct StartBuffer {
     max_sessions: usize,
-    held: HashMap<u64, (Vec<HeldSegment>, Isns)>,
+    held: HashMap<u64, (Vec<HeldSegment>, Isns), foldhash::fast::RandomState>,
     /// Session ids in arrival order, for eviction (stale ids are skipped).
     order: VecDeque<u64>,
 }
@@ -52,7 +52,7 @@ impl StartBuffer {
     pub fn new(max_sessions: usize) -> Self {
         Self {
             max_sessions: max_sessions.max(1),
-            held: HashMap::new(),
+            held: HashMap::default(),
             order: VecDeque::new(),
         }
     }

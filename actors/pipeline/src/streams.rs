@@ -37,7 +37,7 @@ pub struct StreamStats {
 #[derive(Debug)]
 pub(crate) struct TcpStreams {
     config: PipelineConfig,
-    sessions: HashMap<u64, TcpSessionState>,
+    sessions: HashMap<u64, TcpSessionState, foldhash::fast::RandomState>,
     /// Session ids in the order their state was created, for eviction (stale ids are skipped).
     order: VecDeque<u64>,
     starting: StartBuffer,
@@ -50,7 +50,7 @@ impl TcpStreams {
     pub fn new(config: PipelineConfig) -> Self {
         Self {
             config,
-            sessions: HashMap::new(),
+            sessions: HashMap::default(),
             order: VecDeque::new(),
             starting: StartBuffer::new(config.tracker.max_sessions),
             output: SessionOutput::default(),

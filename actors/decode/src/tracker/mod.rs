@@ -194,40 +194,56 @@ impl SessionTracker {
         let src = Endpoint::new(packet.src, segment.src_port);
         let dst = Endpoint::new(packet.dst, segment.dst_port);
         let opening_syn = segment.flags.syn() && !segment.flags.ack();
-        if let Some(session) = self.sessions.get(&key) {
+        let mut slot = self.sessions.slot_of(&key);
+        if let Some(session) = slot.and_then(|slot| self.sessions.by_slot(slot)) {
             let idle = packet.time.saturating_sub(session.last) > self.config.idle_timeout_ns;
             let lingered_out = session.closed_at.is_some_and(|closed| {
                 packet.time.saturating_sub(closed) > self.config.closed_linger_ns
             });
             let reused = opening_syn && session.is_new_connection(src, segment.seq, packet.time);
-            if idle && !session.is_closed() {
-                self.finish(key, CloseReason::IdleTimeout, events);
+            let reason = if idle && !session.is_closed() {
+                Some(CloseReason::IdleTimeout)
             } else if reused {
                 if !session.is_closed() {
                     self.stats.port_reuses += 1;
                 }
-                self.finish(key, CloseReason::PortReuse, events);
+                Some(CloseReason::PortReuse)
             } else if lingered_out || idle {
-                self.finish(key, CloseReason::Fin, events);
+                Some(CloseReason::Fin)
+            } else {
+                None
+            };
+            if let Some(reason) = reason {
+                self.finish(key, reason, events);
+                slot = None;
             }
         }
-        if !self.sessions.contains_key(&key) {
-            self.make_room(events);
-        }
-        let next_id = self.next_id;
-        let (session, new) = self
-            .sessions
-            .get_or_insert_with(key, || open(next_id, src, dst, segment, packet.time));
-        if new {
-            self.next_id += 1;
-            self.stats.sessions_opened += 1;
-            self.expiry.schedule_open(
-                key,
-                session.id,
-                session.generation,
-                packet.time.saturating_add(self.config.idle_timeout_ns),
-            );
-        }
+        let new = slot.is_none();
+        let slot = match slot {
+            Some(slot) => slot,
+            None => {
+                self.make_room(events);
+                let session = open(self.next_id, src, dst, segment, packet.time);
+                self.next_id += 1;
+                self.stats.sessions_opened += 1;
+                self.expiry.schedule_open(
+                    key,
+                    session.id,
+                    session.generation,
+                    packet.time.saturating_add(self.config.idle_timeout_ns),
+                );
+                self.sessions.insert_new(key, session)
+            }
+        };
+        let Some(session) = self.sessions.by_slot_mut(slot) else {
+            return TrackedPacket {
+                id: 0,
+                from: Side::Client,
+                new,
+                client_isn: None,
+                server_isn: None,
+            };
+        };
         if opening_syn && session.missed_syn && session.client_isn.is_none() {
             session.adopt_late_syn(src);
         }

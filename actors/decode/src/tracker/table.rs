@@ -5,9 +5,13 @@ use crate::tracker::session::Session;
 
 /// Sessions by key: a small index map over a slab, so that the index (which hash tables grow by
 /// doubling) holds 4-byte slots rather than whole sessions.
+/// A keyed hash seeded per process: keys come from the network, so they must not be predictable
+/// enough to flood one bucket.
+type Index = HashMap<FlowKey, u32, foldhash::fast::RandomState>;
+
 #[derive(Debug, Default)]
 pub(crate) struct SessionTable {
-    index: HashMap<FlowKey, u32>,
+    index: Index,
     slots: Vec<Option<Session>>,
     free: Vec<u32>,
 }
@@ -15,7 +19,7 @@ pub(crate) struct SessionTable {
 impl SessionTable {
     pub fn with_capacity(capacity: usize) -> Self {
         Self {
-            index: HashMap::with_capacity(capacity.min(1 << 16)),
+            index: Index::with_capacity_and_hasher(capacity.min(1 << 16), Default::default()),
             slots: Vec::new(),
             free: Vec::new(),
         }
@@ -25,8 +29,31 @@ impl SessionTable {
         self.index.len()
     }
 
-    pub fn contains_key(&self, key: &FlowKey) -> bool {
-        self.index.contains_key(key)
+    /// The slot of `key`'s session: one hash lookup, then [`Self::by_slot`] at no further cost.
+    pub fn slot_of(&self, key: &FlowKey) -> Option<u32> {
+        self.index.get(key).copied()
+    }
+
+    pub fn by_slot(&self, slot: u32) -> Option<&Session> {
+        self.slots.get(slot as usize)?.as_ref()
+    }
+
+    pub fn by_slot_mut(&mut self, slot: u32) -> Option<&mut Session> {
+        self.slots.get_mut(slot as usize)?.as_mut()
+    }
+
+    /// Stores a new session under `key` (which has none) and returns its slot.
+    pub fn insert_new(&mut self, key: FlowKey, session: Session) -> u32 {
+        let slot = match self.free.pop() {
+            Some(slot) => slot,
+            None => {
+                self.slots.push(None);
+                (self.slots.len() - 1) as u32
+            }
+        };
+        self.slots[slot as usize] = Some(session);
+        self.index.insert(key, slot);
+        slot
     }
 
     pub fn get(&self, key: &FlowKey) -> Option<&Session> {
@@ -37,29 +64,6 @@ impl SessionTable {
     pub fn get_mut(&mut self, key: &FlowKey) -> Option<&mut Session> {
         let slot = *self.index.get(key)?;
         self.slots.get_mut(slot as usize)?.as_mut()
-    }
-
-    /// The session under `key`, made by `make` if there is none (then `true`).
-    pub fn get_or_insert_with(
-        &mut self,
-        key: FlowKey,
-        make: impl FnOnce() -> Session,
-    ) -> (&mut Session, bool) {
-        let (slot, new) = match self.index.get(&key) {
-            Some(&slot) => (slot, false),
-            None => {
-                let slot = match self.free.pop() {
-                    Some(slot) => slot,
-                    None => {
-                        self.slots.push(None);
-                        (self.slots.len() - 1) as u32
-                    }
-                };
-                self.index.insert(key, slot);
-                (slot, true)
-            }
-        };
-        (self.slots[slot as usize].get_or_insert_with(make), new)
     }
 
     pub fn remove(&mut self, key: &FlowKey) -> Option<Session> {

@@ -266,7 +266,7 @@ impl BodySink {
         stats: &mut HttpParserStats,
     ) -> BodyCapture {
         let complete = complete && !self.lost;
-        let (out, stop) = self.decoder.finish(complete);
+        let (mut out, stop) = self.decoder.finish(complete);
         let mut truncated = self.lost || (out.kept.len() as u64) < out.produced;
         if self.max_keep > 0
             && (out.kept.len() as u64) < out.produced
@@ -305,7 +305,7 @@ impl BodySink {
             decoded_length: out.produced,
             content_type: self.content_type,
             content_encoding: self.content_encoding,
-            data: (!out.kept.is_empty()).then(|| BodyData::from_bytes(&out.kept)),
+            data: (!out.kept.is_empty()).then(|| BodyData::from_vec(std::mem::take(&mut out.kept))),
             truncated,
         }
     }

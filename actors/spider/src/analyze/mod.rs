@@ -3,6 +3,7 @@
 mod table;
 
 use std::io::{BufWriter, IsTerminal, Write};
+use std::os::fd::AsFd;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -26,6 +27,9 @@ pub struct AnalyzeArgs {
     /// Only these record kinds (comma-separated: http, tcp_session, dns, host).
     #[arg(long, value_delimiter = ',')]
     kinds: Vec<String>,
+    /// Bytes of each HTTP body kept in the records (decoded); 0 keeps none.
+    #[arg(long, default_value_t = 4096)]
+    max_body_bytes: usize,
     /// Colour in the table: auto (when stdout is a terminal), always, never.
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
     color: ColorChoice,
@@ -60,14 +64,23 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
     let mut reader = CaptureReader::open(&args.file)
         .with_context(|| format!("cannot read {}", args.file.display()))?;
     let progress = progress_bar(reader.total_size());
-    let mut analyzer = Analyzer::new(PipelineConfig::default());
+    let mut config = PipelineConfig::default();
+    config.parser.max_body_bytes = args.max_body_bytes;
+    let mut analyzer = Analyzer::new(config);
     let stdout = std::io::stdout();
     let colour = match args.color {
         ColorChoice::Always => true,
         ColorChoice::Never => false,
         ColorChoice::Auto => stdout.is_terminal() && std::env::var_os("NO_COLOR").is_none(),
     };
-    let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
+    // Straight to fd 1 (not through Stdout's line buffering, which scans every block for '\n').
+    let stdout_file = std::fs::File::from(
+        stdout
+            .as_fd()
+            .try_clone_to_owned()
+            .context("cannot use standard output")?,
+    );
+    let mut out = BufWriter::with_capacity(1 << 20, stdout_file);
     let mut kept: Vec<Record> = Vec::new();
     let mut write_error: Option<std::io::Error> = None;
     let wanted =
