@@ -181,23 +181,7 @@ impl TcpSessionState {
         } else {
             segment.seq
         };
-        let Self {
-            streams,
-            app,
-            context,
-            swapped,
-            missed_syn,
-            limits,
-            ..
-        } = self;
-        let mut dispatch = Dispatch {
-            app,
-            context,
-            swapped,
-            missed_syn: *missed_syn,
-            limits: *limits,
-            out,
-        };
+        let (streams, mut dispatch) = self.split(out);
         streams[sender].segment(
             time,
             payload_seq,
@@ -223,7 +207,18 @@ impl TcpSessionState {
     /// The session is over: both streams end and the parser emits what it still holds.
     pub fn finish(&mut self, time: EpochNanos, out: &mut SessionOutput) {
         self.drive_streams(out, |stream, emit| stream.finish(time, emit));
-        let mut dispatch = Dispatch {
+        self.split(out).1.conclude_detection(time);
+        if let App::Http(parser) = &mut self.app {
+            parser.finish(time, &mut out.messages);
+        }
+    }
+
+    /// The streams, and the dispatcher their events go to (disjoint borrows of the session).
+    fn split<'a>(
+        &'a mut self,
+        out: &'a mut SessionOutput,
+    ) -> (&'a mut [StreamReassembler; 2], Dispatch<'a>) {
+        let dispatch = Dispatch {
             app: &mut self.app,
             context: &mut self.context,
             swapped: &mut self.swapped,
@@ -231,10 +226,7 @@ impl TcpSessionState {
             limits: self.limits,
             out,
         };
-        dispatch.conclude_detection(time);
-        if let App::Http(parser) = &mut self.app {
-            parser.finish(time, &mut out.messages);
-        }
+        (&mut self.streams, dispatch)
     }
 
     fn drive_streams(
@@ -242,23 +234,7 @@ impl TcpSessionState {
         out: &mut SessionOutput,
         mut action: impl FnMut(&mut StreamReassembler, &mut dyn FnMut(StreamEvent<'_>)),
     ) {
-        let Self {
-            streams,
-            app,
-            context,
-            swapped,
-            missed_syn,
-            limits,
-            ..
-        } = self;
-        let mut dispatch = Dispatch {
-            app,
-            context,
-            swapped,
-            missed_syn: *missed_syn,
-            limits: *limits,
-            out,
-        };
+        let (streams, mut dispatch) = self.split(out);
         for side in [Side::Client, Side::Server] {
             action(&mut streams[side.index()], &mut |event| {
                 dispatch.event(side, event)
