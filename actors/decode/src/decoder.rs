@@ -20,7 +20,7 @@ pub struct DecoderConfig {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DecodeError {
     #[error("unsupported link type {0}")]
-    UnsupportedLink(u32),
+    UnsupportedLink(u16),
     #[error("frame too short for its link header: {got} bytes, {needed} needed")]
     TooShort { needed: usize, got: usize },
     #[error("not an ip frame")]

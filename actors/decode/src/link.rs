@@ -1,37 +1,10 @@
 use etherparse::{EtherType, SlicedPacket};
 
-/// Link-layer types of capture files and sockets (the `LINKTYPE_*` numbers).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct LinkType(pub u32);
+pub use spider_pcap::LinkType;
 
-impl LinkType {
-    /// BSD loopback: a 4-byte address family in host byte order.
-    pub const NULL: Self = Self(0);
-    pub const ETHERNET: Self = Self(1);
-    pub const RAW: Self = Self(101);
-    pub const LINUX_SLL: Self = Self(113);
-    pub const IPV4: Self = Self(228);
-    pub const IPV6: Self = Self(229);
-    pub const LINUX_SLL2: Self = Self(276);
-    /// Some systems write `DLT_RAW` (12 or 14) instead of `LINKTYPE_RAW`.
-    const DLT_RAW_12: Self = Self(12);
-    const DLT_RAW_14: Self = Self(14);
-
-    pub fn is_supported(self) -> bool {
-        matches!(
-            self,
-            Self::NULL
-                | Self::ETHERNET
-                | Self::RAW
-                | Self::LINUX_SLL
-                | Self::IPV4
-                | Self::IPV6
-                | Self::LINUX_SLL2
-                | Self::DLT_RAW_12
-                | Self::DLT_RAW_14
-        )
-    }
-}
+/// Some systems write `DLT_RAW` (12 or 14) instead of `LINKTYPE_RAW`.
+const DLT_RAW_12: LinkType = LinkType(12);
+const DLT_RAW_14: LinkType = LinkType(14);
 
 /// Why a frame's link layer could not be read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,11 +33,9 @@ pub(crate) fn slice_frame(link: LinkType, frame: &[u8]) -> Result<SlicedPacket<'
             let ether_type = EtherType(u16::from_be_bytes([header[14], header[15]]));
             SlicedPacket::from_ether_type(ether_type, &frame[SLL_HEADER_LEN..])
         }
-        LinkType::RAW
-        | LinkType::IPV4
-        | LinkType::IPV6
-        | LinkType::DLT_RAW_12
-        | LinkType::DLT_RAW_14 => SlicedPacket::from_ip(frame),
+        LinkType::RAW | LinkType::IPV4 | LinkType::IPV6 | DLT_RAW_12 | DLT_RAW_14 => {
+            SlicedPacket::from_ip(frame)
+        }
         LinkType::LINUX_SLL2 => {
             let header = frame.get(..SLL2_HEADER_LEN).ok_or(LinkError::TooShort {
                 needed: SLL2_HEADER_LEN,

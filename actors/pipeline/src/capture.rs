@@ -1,7 +1,6 @@
 use std::io::Read;
 use std::path::Path;
 
-use spider_decode::LinkType;
 use spider_model::Record;
 use spider_pcap::{CaptureReader, PcapError};
 
@@ -35,7 +34,7 @@ pub fn analyze_capture<R: Read>(
             Ok(Some(record)) => {
                 frames += 1;
                 analyzer.process_frame(
-                    LinkType(u32::from(record.link_type.0)),
+                    record.link_type,
                     record.ts_nanos,
                     record.data,
                     record.orig_len,

@@ -60,7 +60,7 @@ impl SessionParser {
     /// One packet; HTTP exchanges that complete go to `sink`.
     pub fn packet(&mut self, record: &PacketRecord, sink: &mut impl FnMut(Record)) {
         self.now = self.now.max(record.time);
-        let link = LinkType(u32::from(record.link_type));
+        let link = LinkType(record.link_type);
         if let Ok(Some(packet)) =
             self.decoder
                 .decode(link, record.time, &record.frame, record.wire_len)

@@ -45,7 +45,7 @@ impl FrameTagger {
         let (session_id, from_client) =
             match self
                 .decoder
-                .decode(LinkType(u32::from(link_type)), time, frame, wire_len)
+                .decode(LinkType(link_type), time, frame, wire_len)
             {
                 Ok(Some(packet)) => {
                     let tracked = self.tracker.track(&packet, &mut self.events);
