@@ -7,7 +7,7 @@ mode=${1:-run}
 need_apt=()
 want() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed" || need_apt+=("$1"); }
 
-for pkg in build-essential pkg-config clang capnproto librocksdb-dev libpcap-dev; do want "$pkg"; done
+for pkg in build-essential pkg-config clang capnproto librocksdb-dev libpcap0.8-dev; do want "$pkg"; done
 if [ "$mode" = test ]; then
   for pkg in tshark tcpdump tcpreplay httpry wrk wireshark-common iproute2 ethtool nftables \
              python3 curl jq; do want "$pkg"; done

@@ -1,0 +1,19 @@
+//! A Spider backend node.
+//!
+//! Agents push capture and usage batches over Cap'n Proto RPC (`spider-rpc-schema`): each batch is
+//! addressed to a virtual shard; this node maps the virtual shards it serves onto K local storage
+//! shards (`spider-storage`), each fed by a capture worker that reassembles and parses the packets
+//! of its sessions (`spider_pipeline::SessionParser`) before the batch, frames and the records
+//! parsed from them, is written in one durable write. The query service fans out to the local
+//! shards and merges by time.
+//!
+//! This crate wires actors and RPC together; it parses no protocol and lays out no storage itself.
+
+mod config;
+mod node;
+mod router;
+mod rpc;
+mod worker;
+
+pub use config::{BackendConfig, ConfigError};
+pub use node::{BackendNode, NodeError};

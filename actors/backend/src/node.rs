@@ -1,0 +1,180 @@
+//! Starting and stopping a node: the actor system, the shards, the RPC listener.
+
+use std::net::SocketAddr;
+use std::sync::mpsc;
+use std::thread::JoinHandle;
+
+use spider_pipeline::PipelineConfig;
+use spider_storage::{Shard, ShardActor, ShardConfig, WalSync};
+
+use crate::config::BackendConfig;
+use crate::router::Router;
+use crate::worker::CaptureWorker;
+
+/// Why a node did not start.
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    #[error("cannot open storage shard {index} in {path}: {source}")]
+    Shard {
+        index: u16,
+        path: std::path::PathBuf,
+        source: spider_storage::StorageError,
+    },
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("cannot start a thread or runtime: {0}")]
+    Runtime(std::io::Error),
+    #[error("the node stopped while starting")]
+    Aborted,
+}
+
+/// A running backend node. Dropping it stops it.
+pub struct BackendNode {
+    addr: SocketAddr,
+    stop_actors: Option<tokio::sync::oneshot::Sender<()>>,
+    stop_rpc: Option<tokio::sync::oneshot::Sender<()>>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for BackendNode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BackendNode")
+            .field("addr", &self.addr)
+            .finish()
+    }
+}
+
+impl BackendNode {
+    /// Opens the shards (catching their indexes up), starts the actors and the RPC listener.
+    pub fn start(config: BackendConfig) -> Result<Self, NodeError> {
+        let (router_tx, router_rx) = mpsc::channel::<Result<Router, NodeError>>();
+        let (stop_actors, actors_stopped) = tokio::sync::oneshot::channel::<()>();
+        let actor_config = config.clone();
+        let actors = std::thread::Builder::new()
+            .name("spider-actors".into())
+            .spawn(move || {
+                let system = actix::System::new();
+                system.block_on(async move {
+                    match start_actors(&actor_config) {
+                        Ok((router, _arbiters)) => {
+                            let _sent = router_tx.send(Ok(router));
+                            let _stopped = actors_stopped.await;
+                        }
+                        Err(error) => {
+                            let _sent = router_tx.send(Err(error));
+                        }
+                    }
+                });
+            })
+            .map_err(NodeError::Runtime)?;
+        let router = router_rx.recv().map_err(|_| NodeError::Aborted)??;
+
+        let (addr_tx, addr_rx) = mpsc::channel::<Result<SocketAddr, NodeError>>();
+        let (stop_rpc, rpc_stopped) = tokio::sync::oneshot::channel::<()>();
+        let listen = config.listen;
+        let token = config.admin_token.clone();
+        let rpc = std::thread::Builder::new()
+            .name("spider-rpc".into())
+            .spawn(move || {
+                let runtime = match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(runtime) => runtime,
+                    Err(error) => {
+                        let _sent = addr_tx.send(Err(NodeError::Runtime(error)));
+                        return;
+                    }
+                };
+                let local = tokio::task::LocalSet::new();
+                local.block_on(&runtime, async move {
+                    let listener = match tokio::net::TcpListener::bind(listen).await {
+                        Ok(listener) => listener,
+                        Err(source) => {
+                            let _sent = addr_tx.send(Err(NodeError::Listen {
+                                addr: listen,
+                                source,
+                            }));
+                            return;
+                        }
+                    };
+                    let bound = listener.local_addr().unwrap_or(listen);
+                    let _sent = addr_tx.send(Ok(bound));
+                    tracing::info!(addr = %bound, "backend listening");
+                    tokio::select! {
+                        () = crate::rpc::serve(listener, router, token) => {}
+                        _ = rpc_stopped => {}
+                    }
+                });
+            })
+            .map_err(NodeError::Runtime)?;
+        let addr = addr_rx.recv().map_err(|_| NodeError::Aborted)??;
+        Ok(Self {
+            addr,
+            stop_actors: Some(stop_actors),
+            stop_rpc: Some(stop_rpc),
+            threads: vec![rpc, actors],
+        })
+    }
+
+    /// The address the RPC listener is bound to.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Stops accepting, stops the actors (the shards flush as they drop), and waits for both.
+    pub fn stop(mut self) {
+        self.shutdown();
+    }
+
+    fn shutdown(&mut self) {
+        if let Some(stop) = self.stop_rpc.take() {
+            let _ignored = stop.send(());
+        }
+        if let Some(stop) = self.stop_actors.take() {
+            let _ignored = stop.send(());
+        }
+        for thread in self.threads.drain(..) {
+            if thread.join().is_err() {
+                tracing::error!("a backend thread panicked");
+            }
+        }
+    }
+}
+
+impl Drop for BackendNode {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+/// Opens every local shard and starts its storage actor and capture worker.
+fn start_actors(config: &BackendConfig) -> Result<(Router, Vec<actix::Arbiter>), NodeError> {
+    let mut router = Router {
+        shards: Vec::new(),
+        workers: Vec::new(),
+    };
+    let mut arbiters = Vec::new();
+    for index in 0..config.local_shards {
+        let path = config.data_dir.join("shards").join(index.to_string());
+        let mut shard_config = ShardConfig::new(&path);
+        if config.sync_wal {
+            shard_config.sync = WalSync::Always;
+        }
+        let shard = Shard::open(shard_config).map_err(|source| NodeError::Shard {
+            index,
+            path: path.clone(),
+            source,
+        })?;
+        let (shard, arbiter) = ShardActor::spawn(shard);
+        let worker =
+            actix::Actor::start(CaptureWorker::new(shard.clone(), PipelineConfig::default()));
+        router.shards.push(shard);
+        router.workers.push(worker);
+        arbiters.push(arbiter);
+    }
+    Ok((router, arbiters))
+}

@@ -1,0 +1,88 @@
+//! `Auth.login` and the capabilities of a session.
+
+use std::rc::Rc;
+
+use spider_rpc_schema::auth_capnp::{auth, credential, session};
+
+use super::ingest::Ingest;
+use super::query::Query;
+use crate::router::Router;
+
+/// The bootstrap capability: nothing else is reachable without logging in.
+pub(crate) struct Auth {
+    router: Router,
+    admin_token: String,
+}
+
+impl Auth {
+    pub fn new(router: Router, admin_token: String) -> Self {
+        Self {
+            router,
+            admin_token,
+        }
+    }
+
+    /// Constant-time comparison, so that the time to refuse says nothing of the token.
+    fn is_admin(&self, token: &[u8]) -> bool {
+        let expected = self.admin_token.as_bytes();
+        token.len() == expected.len()
+            && token
+                .iter()
+                .zip(expected)
+                .fold(0u8, |diff, (a, b)| diff | (a ^ b))
+                == 0
+    }
+}
+
+impl auth::Server for Auth {
+    async fn login(
+        self: Rc<Self>,
+        params: auth::LoginParams,
+        mut results: auth::LoginResults,
+    ) -> Result<(), capnp::Error> {
+        let credential = params.get()?.get_credential()?;
+        let admitted = match credential.which()? {
+            // Until identities exist, agents and integrations present the admin token too.
+            credential::AdminToken(token)
+            | credential::AgentToken(token)
+            | credential::ApiToken(token) => self.is_admin(token?.as_bytes()),
+        };
+        if !admitted {
+            tracing::info!("login refused");
+            return Err(capnp::Error::failed("invalid credential".into()));
+        }
+        results.get().set_session(capnp_rpc::new_client(Session {
+            router: self.router.clone(),
+        }));
+        Ok(())
+    }
+}
+
+/// What a logged-in admin may use.
+struct Session {
+    router: Router,
+}
+
+impl session::Server for Session {
+    async fn ingest(
+        self: Rc<Self>,
+        _: session::IngestParams,
+        mut results: session::IngestResults,
+    ) -> Result<(), capnp::Error> {
+        results
+            .get()
+            .set_ingest(capnp_rpc::new_client(Ingest::new(self.router.clone())));
+        Ok(())
+    }
+
+    async fn query(
+        self: Rc<Self>,
+        _: session::QueryParams,
+        mut results: session::QueryResults,
+    ) -> Result<(), capnp::Error> {
+        results
+            .get()
+            .set_query(capnp_rpc::new_client(Query::new(self.router.clone())));
+        Ok(())
+    }
+}

@@ -1,0 +1,18 @@
+//! Conversions between the generated types and the `spider-model` types, one file per record kind.
+//!
+//! Each kind has a `write_<kind>(builder, &record) -> Result<(), SchemaError>` that fills a builder
+//! the caller initialised (in a list, a batch, a result) and a `read_<kind>(reader) -> Result<record,
+//! SchemaError>` that never panics on what came from the wire. `write_*` fails only for values
+//! Cap'n Proto cannot hold (over 2^29 elements) or a model body whose base64 is malformed.
+
+mod host_dns;
+mod http;
+mod packet;
+mod tcp;
+mod usage;
+
+pub use host_dns::{read_dns, read_host, write_dns, write_host};
+pub use http::{read_http, write_http};
+pub use packet::{read_frame, read_packet, write_frame, write_packet};
+pub use tcp::{read_tcp_session, write_tcp_session};
+pub use usage::{read_usage, read_workload_ref, write_usage, write_workload_ref};

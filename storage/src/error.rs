@@ -1,0 +1,56 @@
+//! The one error type of the crate.
+
+use std::path::PathBuf;
+
+/// What went wrong in a shard. Messages are lowercase and name the thing involved.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error("rocksdb: {0}")]
+    Rocks(#[from] rocksdb::Error),
+    #[error("index: {0}")]
+    Index(#[from] tantivy::TantivyError),
+    #[error("index query: {0}")]
+    IndexQuery(#[from] tantivy::query::QueryParserError),
+    #[error("io on {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A value read from disk did not decode: the store is damaged or from another version.
+    #[error("corrupt {what} in column family {cf}: {reason}")]
+    Corrupt {
+        cf: &'static str,
+        what: &'static str,
+        reason: String,
+    },
+    #[error("cannot encode {what}: {reason}")]
+    Encode { what: &'static str, reason: String },
+    /// A request the shard refuses (a bad cursor, a range too large, …).
+    #[error("invalid request: {0}")]
+    InvalidRequest(String),
+    #[error("pcap export: {0}")]
+    Pcap(#[from] spider_pcap::PcapError),
+    /// The shard actor is gone (stopped or its thread died).
+    #[error("shard actor unavailable: {0}")]
+    Unavailable(String),
+}
+
+impl StorageError {
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Self::Io {
+            path: path.into(),
+            source,
+        }
+    }
+
+    pub(crate) fn corrupt(cf: &'static str, what: &'static str, reason: impl ToString) -> Self {
+        Self::Corrupt {
+            cf,
+            what,
+            reason: reason.to_string(),
+        }
+    }
+}
+
+pub type Result<T, E = StorageError> = std::result::Result<T, E>;

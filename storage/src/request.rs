@@ -1,0 +1,79 @@
+//! The one request enum a shard actor drains, and its answers.
+
+use actix::Message;
+use spider_model::{DnsRecord, HostRecord, HttpExchange, PacketRecord, TcpSessionRecord};
+use tokio::sync::{broadcast, watch};
+
+use crate::codec::Stored;
+use crate::error::StorageError;
+use crate::types::{
+    DnsQuery, HostQuery, HttpQuery, IngestBatch, IngestOutcome, MapRequest, NetworkMap,
+    PacketQuery, Page, PcapExport, PcapSource, PurgeReport, SessionQuery, ShardEvent, Timeline,
+    TimelineRequest, UsageRequest, UsageRow,
+};
+
+/// Everything a shard actor is asked. Each kind is handled by `Shard::<method>` in
+/// `shard/handle_<kind>.rs`.
+#[derive(Debug)]
+pub enum ShardRequest {
+    Ingest(Box<IngestBatch>),
+    QueryHttp(HttpQuery),
+    QuerySessions(SessionQuery),
+    Session {
+        whisperer: String,
+        session_id: u64,
+    },
+    QueryPackets(PacketQuery),
+    QueryHosts(HostQuery),
+    QueryDns(DnsQuery),
+    Timeline(TimelineRequest),
+    NetworkMap(MapRequest),
+    Usage(UsageRequest),
+    ExportPcap(PcapSource),
+    /// Purge as of `now` (epoch ns); the actor also purges on its own timer.
+    Purge {
+        now: i64,
+    },
+    /// Commit the index now (rather than at the next interval).
+    CommitIndex,
+    /// Flush memtables and commit the index.
+    Flush,
+    /// Listeners: every event, and the searchable position.
+    Subscribe,
+    Status,
+}
+
+impl Message for ShardRequest {
+    type Result = Result<ShardResponse, StorageError>;
+}
+
+/// Counters of a shard.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShardStatus {
+    pub last_seq: u64,
+    pub indexed_seq: u64,
+    pub disk_bytes: u64,
+}
+
+/// The answer to a [`ShardRequest`], one variant per kind.
+#[derive(Debug)]
+pub enum ShardResponse {
+    Ingested(IngestOutcome),
+    Http(Page<Stored<HttpExchange>>),
+    Sessions(Page<Stored<TcpSessionRecord>>),
+    Session(Option<Stored<TcpSessionRecord>>),
+    Packets(Page<PacketRecord>),
+    Hosts(Vec<HostRecord>),
+    Dns(Page<Stored<DnsRecord>>),
+    Timeline(Timeline),
+    Map(NetworkMap),
+    Usage(Vec<UsageRow>),
+    Pcap(PcapExport),
+    Purged(PurgeReport),
+    Done,
+    Listeners {
+        events: broadcast::Receiver<ShardEvent>,
+        searchable: watch::Receiver<u64>,
+    },
+    Status(ShardStatus),
+}
