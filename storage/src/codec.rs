@@ -15,7 +15,14 @@ pub struct Stored<T> {
     pub record: T,
 }
 
-pub(crate) fn encode<T: Serialize>(what: &'static str, value: &T) -> Result<Vec<u8>> {
+/// [`Stored`] by reference, encoded the same way (no copy of the record to encode it).
+#[derive(Debug, Serialize)]
+pub(crate) struct StoredRef<'a, T> {
+    pub whisperer: &'a str,
+    pub record: &'a T,
+}
+
+pub(crate) fn encode<T: Serialize + ?Sized>(what: &'static str, value: &T) -> Result<Vec<u8>> {
     rmp_serde::to_vec(value).map_err(|error| StorageError::Encode {
         what,
         reason: error.to_string(),

@@ -4,6 +4,7 @@
 //! in its own crate and module.
 
 mod analyze;
+mod backend;
 
 use std::process::ExitCode;
 
@@ -30,7 +31,7 @@ enum Command {
     /// Run every role in one process, with embedded storage in a local folder.
     Up(RoleArgs),
     /// Run a backend node: ingest from agents, storage shards, the query API.
-    Backend(RoleArgs),
+    Backend(backend::BackendArgs),
     /// Run the gateway: REST API, WebSocket and the web UI.
     Gateway(RoleArgs),
     /// Run a Whisperer: capture packets on interfaces and stream them to the backend.
@@ -60,7 +61,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Analyze(args) => analyze::run(args),
         Command::Up(_) => not_built("up", "the backend node (issue 3) and the gateway (issue 7)"),
-        Command::Backend(_) => not_built("backend", "the backend node (issue 3)"),
+        Command::Backend(args) => backend::run(args),
         Command::Gateway(_) => not_built("gateway", "the gateway and UI (issue 7)"),
         Command::Whisperer(_) => not_built("whisperer", "the Whisperer (issue 4)"),
         Command::Gocipher(_) => not_built("gocipher", "the Gocipher (issue 5)"),

@@ -142,9 +142,26 @@ fn garbage_and_missing_files_are_clear_errors() {
 
 #[test]
 fn roles_not_built_yet_say_so() {
-    let output = spider().arg("backend").output().unwrap();
+    let output = spider().arg("gateway").output().unwrap();
     assert_eq!(output.status.code(), Some(1));
     assert!(String::from_utf8(output.stderr)
         .unwrap()
-        .contains("issue 3"));
+        .contains("issue 7"));
+}
+
+#[test]
+fn backend_refuses_a_config_without_an_admin_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("backend.toml");
+    std::fs::write(&config, "listen = \"127.0.0.1:0\"\n").unwrap();
+    let output = spider()
+        .args(["backend", "--config"])
+        .arg(&config)
+        .env_remove("SPIDER_BACKEND_ADMIN_TOKEN")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert!(String::from_utf8(output.stderr)
+        .unwrap()
+        .contains("admin_token"));
 }

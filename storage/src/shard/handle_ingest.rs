@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use spider_model::{DnsRecord, HostSource, PacketRecord, TcpSessionRecord, UsageRecord};
 
 use super::{now_ns, Shard};
-use crate::codec::{decode, encode, encode_packet_block, Stored};
+use crate::codec::{decode, encode, encode_packet_block, StoredRef};
 use crate::config::{nanos, WalSync};
 use crate::db::{
     cf, CF_BATCHES, CF_DNS, CF_HOSTS, CF_HTTP, CF_PACKETS, CF_SESSIONS, CF_SESSION_IDS, CF_USAGE,
@@ -181,9 +181,9 @@ impl Shard {
                 session: exchange.session_id,
                 index: exchange.index,
             };
-            let stored = Stored {
-                whisperer: batch.whisperer.clone(),
-                record: exchange.clone(),
+            let stored = StoredRef {
+                whisperer: &batch.whisperer,
+                record: exchange,
             };
             wb.put_cf(http, key.encode(), encode("exchange", &stored)?);
             span = Some(match span {
@@ -240,9 +240,9 @@ impl Shard {
                     wb.delete_cf(sessions_cf, old_key);
                 }
             }
-            let stored = Stored {
-                whisperer: whisperer.to_owned(),
-                record: session.clone(),
+            let stored = StoredRef {
+                whisperer,
+                record: session,
             };
             wb.merge_cf(sessions_cf, key, encode("session", &stored)?);
             let mut position = [0u8; 10];
@@ -342,10 +342,7 @@ impl Shard {
             id = hash_more(id, &record.id.to_be_bytes());
             id = hash_more(id, record.query_type.as_bytes());
             let key = dns_key(class, record.time, hash, id);
-            let stored = Stored {
-                whisperer: whisperer.to_owned(),
-                record: record.clone(),
-            };
+            let stored = StoredRef { whisperer, record };
             wb.put_cf(dns_cf, key, encode("dns", &stored)?);
             counts.dns += 1;
         }

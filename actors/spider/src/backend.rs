@@ -1,0 +1,31 @@
+//! `spider backend`: one backend node, until interrupted.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use spider_backend::{BackendConfig, BackendNode};
+
+#[derive(Debug, clap::Args)]
+pub struct BackendArgs {
+    /// The node's configuration (TOML; every field optional, see the crate docs). The
+    /// SPIDER_BACKEND_* environment variables override it.
+    #[arg(long)]
+    config: Option<PathBuf>,
+}
+
+pub fn run(args: BackendArgs) -> anyhow::Result<ExitCode> {
+    let config = BackendConfig::load(args.config.as_deref()).context("invalid configuration")?;
+    let node = BackendNode::start(config).context("the backend node did not start")?;
+    eprintln!("spider backend: listening on {}", node.local_addr());
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start a runtime")?;
+    runtime
+        .block_on(tokio::signal::ctrl_c())
+        .context("cannot wait for a signal")?;
+    eprintln!("spider backend: stopping");
+    node.stop();
+    Ok(ExitCode::SUCCESS)
+}
