@@ -10,9 +10,9 @@ use spider_decode::{Decoder, DecoderConfig, SessionTracker, TrackerConfig};
 
 fn main() {
     let mut args = std::env::args().skip(1);
-    let path = args
-        .next()
-        .unwrap_or_else(|| concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata/http-load.pcap").into());
+    let path = args.next().unwrap_or_else(|| {
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata/http-load.pcap").into()
+    });
     let per_batch: usize = args.next().and_then(|n| n.parse().ok()).unwrap_or(4096);
     let Ok(mut reader) = spider_pcap::CaptureReader::open(&path) else {
         eprintln!("cannot open {path}");
@@ -23,10 +23,11 @@ fn main() {
     let mut events = Vec::new();
     let mut frames: Vec<(u64, Vec<u8>)> = Vec::new();
     while let Ok(Some(frame)) = reader.next_record() {
-        let session = match decoder.decode(frame.link_type, frame.ts_nanos, frame.data, frame.orig_len) {
-            Ok(Some(packet)) => tracker.track(&packet, &mut events).id,
-            _ => 0,
-        };
+        let session =
+            match decoder.decode(frame.link_type, frame.ts_nanos, frame.data, frame.orig_len) {
+                Ok(Some(packet)) => tracker.track(&packet, &mut events).id,
+                _ => 0,
+            };
         frames.push((session, frame.data.to_vec()));
     }
     let raw: usize = frames.iter().map(|f| f.1.len()).sum();
@@ -51,13 +52,31 @@ fn main() {
     );
     println!("| unit | codec | stored / raw | compress MB/s | decompress MB/s |\n|---|---|---:|---:|---:|");
     for (unit, values) in [("per frame", &singles), ("per block", &blocks)] {
-        measure(unit, "lz4_flex", values, raw, |v| lz4_flex::block::compress_prepend_size(v), |c| {
-            lz4_flex::block::decompress_size_prepended(c).map(|d| d.len()).unwrap_or(0)
-        });
+        measure(
+            unit,
+            "lz4_flex",
+            values,
+            raw,
+            lz4_flex::block::compress_prepend_size,
+            |c| {
+                lz4_flex::block::decompress_size_prepended(c)
+                    .map(|d| d.len())
+                    .unwrap_or(0)
+            },
+        );
         for level in [1, 3] {
-            measure(unit, &format!("zstd -{level}"), values, raw, |v| zstd::bulk::compress(v, level).unwrap_or_default(), |c| {
-                zstd::bulk::decompress(c, 1 << 24).map(|d| d.len()).unwrap_or(0)
-            });
+            measure(
+                unit,
+                &format!("zstd -{level}"),
+                values,
+                raw,
+                |v| zstd::bulk::compress(v, level).unwrap_or_default(),
+                |c| {
+                    zstd::bulk::decompress(c, 1 << 24)
+                        .map(|d| d.len())
+                        .unwrap_or(0)
+                },
+            );
         }
     }
 }

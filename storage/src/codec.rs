@@ -1,5 +1,5 @@
 //! Value encodings: MessagePack (structs as arrays) for records, a compact block format
-//! compressed with LZ4 for packets.
+//! compressed with zstd (level 1) for packets.
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -42,11 +42,13 @@ pub(crate) fn decode<T: DeserializeOwned>(
 const MAX_RAW_BLOCK: usize = 64 * 1024 * 1024;
 const BLOCK_VERSION: u8 = 1;
 const CODEC_RAW: u8 = 0;
-const CODEC_LZ4: u8 = 1;
+const CODEC_ZSTD: u8 = 2;
+/// zstd level 1: on real captures 2.6× smaller than LZ4 at over 1 GB/s (see the README).
+const ZSTD_LEVEL: i32 = 1;
 
 /// Encodes the packets of one session (sorted by time) as one block: a header (version,
 /// whisperer, session id), then per packet the time delta, interface, link type, lengths, direction and
-/// frame bytes, all integers as LEB128 varints; then the whole is LZ4-compressed.
+/// frame bytes, all integers as LEB128 varints; then the whole is zstd-compressed.
 pub(crate) fn encode_packet_block(
     whisperer: &str,
     session_id: u64,
@@ -70,10 +72,10 @@ pub(crate) fn encode_packet_block(
         put_varint(&mut raw, packet.frame.len() as u64);
         raw.extend_from_slice(&packet.frame);
     }
-    let compressed = lz4_flex::block::compress(&raw);
+    let compressed = zstd::bulk::compress(&raw, ZSTD_LEVEL).unwrap_or_default();
     let mut value = Vec::with_capacity(compressed.len() + 5);
-    if compressed.len() < raw.len() {
-        value.push(CODEC_LZ4);
+    if !compressed.is_empty() && compressed.len() < raw.len() {
+        value.push(CODEC_ZSTD);
         value.extend_from_slice(&(raw.len() as u32).to_le_bytes());
         value.extend_from_slice(&compressed);
     } else {
@@ -90,7 +92,7 @@ pub(crate) fn decode_packet_block(value: &[u8]) -> Result<Vec<PacketRecord>> {
     let raw_owned;
     let raw: &[u8] = match codec {
         CODEC_RAW => rest,
-        CODEC_LZ4 => {
+        CODEC_ZSTD => {
             let len: [u8; 4] = rest
                 .get(..4)
                 .and_then(|b| b.try_into().ok())
@@ -99,11 +101,12 @@ pub(crate) fn decode_packet_block(value: &[u8]) -> Result<Vec<PacketRecord>> {
             if len > MAX_RAW_BLOCK {
                 return Err(corrupt("uncompressed length over the limit"));
             }
-            let mut buffer = vec![0u8; len];
-            let written =
-                lz4_flex::block::decompress_into(rest.get(4..).unwrap_or(&[]), &mut buffer)
-                    .map_err(|error| StorageError::corrupt("packets", "packet block", error))?;
-            buffer.truncate(written);
+            // The capacity bounds what a damaged frame can make us allocate.
+            let buffer = zstd::bulk::decompress(rest.get(4..).unwrap_or(&[]), len)
+                .map_err(|error| StorageError::corrupt("packets", "packet block", error))?;
+            if buffer.len() != len {
+                return Err(corrupt("uncompressed length differs from the header"));
+            }
             raw_owned = buffer;
             &raw_owned
         }

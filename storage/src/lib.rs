@@ -13,7 +13,7 @@
 //! # Layout
 //!
 //! `<path>/db` is the RocksDB, `<path>/index/<class>/<window start ns>/` a tantivy partition.
-//! Column families (see [`keys`] for the exact keys): `packets` (LZ4-compressed blocks of one
+//! Column families (see [`keys`] for the exact keys): `packets` (zstd-compressed blocks of one
 //! session's packets from one batch), `sessions` (latest record per session; a merge operator
 //! keeps the newest), `session_ids` (whisperer, session id → position), `http`, `dns`,
 //! `hosts` (a merge operator widens first/last seen), `usage` (a merge operator adds the

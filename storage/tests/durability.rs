@@ -123,21 +123,59 @@ fn a_deleted_index_is_rebuilt_from_rocksdb() {
 }
 
 #[test]
-fn a_partly_committed_index_gets_no_duplicates() {
-    // Two partitions; one commits the second batch, the other does not (its folder is put back
-    // to its state before the batch): the replay must fill the gap without duplicating.
+fn a_partition_behind_the_others_is_caught_up_without_duplicates() {
+    // Batch 2 touches two partitions; one of them is put back to its state before the batch
+    // (as if its last commit were lost): reopening fills the gap and duplicates nothing.
     let env = TestEnv::new();
     let capture = load("http-load.pcap", W);
     let total = capture.http.len();
-    let shifted = capture.shifted(0, 1 << 40);
-    {
+    let same_hour = capture.shifted(0, 1 << 40);
+    let next_hour = capture.shifted(3_600_000_000_000, 2 << 40);
+    let mut second = same_hour.batch("a", 2, W);
+    second.http.extend(next_hour.http.clone());
+    let (root, before) = {
         let mut shard = env.open();
         shard.ingest(capture.batch("a", 1, W)).expect("ingest");
         shard.commit_index().expect("commit");
-        shard.ingest(shifted.batch("a", 2, W)).expect("ingest");
+        let root = shard.index_root();
+        let before = env.dir.path().join("saved");
+        copy_dir(&root, &before);
+        shard.ingest(second).expect("ingest");
         shard.commit_index().expect("commit");
-    }
+        assert_eq!(count(&shard, "method:*"), 3 * total);
+        (root, before)
+    };
+    // Put back the first hour's partition (the one with both batches' documents).
+    let class_dir = std::fs::read_dir(&root)
+        .expect("classes")
+        .next()
+        .expect("a class")
+        .expect("entry")
+        .path();
+    let class = class_dir.file_name().expect("name").to_owned();
+    let mut windows: Vec<_> = std::fs::read_dir(before.join(&class))
+        .expect("saved partitions")
+        .map(|e| e.expect("entry").file_name())
+        .collect();
+    windows.sort();
+    assert_eq!(windows.len(), 1);
+    let partition = class_dir.join(&windows[0]);
+    std::fs::remove_dir_all(&partition).expect("remove");
+    copy_dir(&before.join(&class).join(&windows[0]), &partition);
     let shard = env.open();
-    assert_eq!(scan_count(&shard), 2 * total);
-    assert_eq!(count(&shard, "method:*"), 2 * total);
+    assert_eq!(scan_count(&shard), 3 * total);
+    assert_eq!(count(&shard, "method:*"), 3 * total);
+}
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for entry in std::fs::read_dir(from).expect("read dir") {
+        let entry = entry.expect("entry");
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("type").is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).expect("copy");
+        }
+    }
 }

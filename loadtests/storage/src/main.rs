@@ -30,7 +30,8 @@ const DAY_NS: i64 = 24 * 3_600_000_000_000;
 
 #[derive(Debug, Parser)]
 struct Args {
-    /// HTTP exchanges to ingest (4 packets each, 2 without a response).
+    /// HTTP exchanges to ingest (4 packets each, 2 without a response; a session update every
+    /// 10 exchanges on average).
     #[arg(long, default_value_t = 200_000)]
     exchanges: u64,
     /// Exchanges per batch.
@@ -56,6 +57,7 @@ struct Args {
 #[derive(Debug, Default)]
 struct IngestResult {
     batches: u64,
+    packets: u64,
     raw_bytes: u64,
     wall: Duration,
     shard_cpu: Duration,
@@ -111,6 +113,7 @@ fn ingest(args: &Args, config: ShardConfig) -> anyhow::Result<IngestResult> {
             let per_batch = (args.exchanges - (seq - 1) * args.batch as u64).min(args.batch as u64);
             let (batch, raw) = generator.batch("bench-agent", seq, per_batch as usize);
             result.raw_bytes += raw;
+            result.packets += batch.packets.len() as u64;
             pending.push_back(addr.send(ShardRequest::Ingest(Box::new(batch))));
             while pending.len() >= args.in_flight.max(1) {
                 let Some(request) = pending.pop_front() else {
@@ -217,7 +220,7 @@ fn main() -> anyhow::Result<()> {
         let result = ingest(&args, config.clone())?;
         let secs = result.wall.as_secs_f64();
         let cpu = result.shard_cpu.as_secs_f64().max(1e-9);
-        let packets = args.exchanges * 4;
+        let packets = result.packets;
         let raw = raw_write(
             &args.dir.join("raw.bin"),
             result.raw_bytes,

@@ -124,15 +124,22 @@ impl Shard {
             return Err(error.into());
         }
         self.last_seq = seq;
+        // The batch is durable from here on: an index failure is logged, not returned (the
+        // index catches up from RocksDB when the shard opens again).
+        let text = self.config.index.text_for(&batch.whisperer);
         for (key, exchange) in keys.iter().zip(&batch.http) {
-            let text = self.config.index.text_for(&batch.whisperer);
-            self.index.add(key, &batch.whisperer, exchange, text)?;
+            if let Err(error) = self.index.add(key, &batch.whisperer, exchange, text) {
+                tracing::error!(%error, shard_seq = seq, "indexing a stored exchange failed");
+                break;
+            }
         }
         if self.index.pending_docs() == 0 && self.indexed_seq + 1 == seq {
             // Nothing waits for a commit: the batch is as searchable as it will be.
             self.set_searchable(seq);
         }
-        self.tick()?;
+        if let Err(error) = self.tick() {
+            tracing::error!(%error, shard_seq = seq, "index commit failed");
+        }
         tracing::debug!(agent = %batch.agent, seq = batch.seq, shard_seq = seq, ?counts, "batch stored");
         Ok(IngestOutcome {
             shard_seq: seq,

@@ -31,6 +31,10 @@ use crate::meta::{self, Classes};
 use crate::types::ShardEvent;
 
 /// A storage shard. See the crate documentation for its layout and guarantees.
+///
+/// Dropping a shard closes RocksDB without committing the index (as a crash would): what was
+/// not committed is indexed again at the next open. Call `commit_index` (the actor does when it
+/// stops) for a clean shutdown.
 pub struct Shard {
     config: ShardConfig,
     db: DB,

@@ -1,8 +1,8 @@
 //! Bringing the index up to date with RocksDB when a shard opens.
 //!
 //! The ingest log (`batches` column family, `l` · shard seq) records, per batch, the time span
-//! of its exchanges per retention class. Batches after the last index commit (`meta`
-//! `indexed_seq`) are replayed: in each partition they touched whose own commit payload is
+//! of its exchanges per retention class. Batches after the oldest partition commit (or `meta`
+//! `indexed_seq`, if older) are replayed: in each partition they touched whose own commit payload is
 //! older, the span is deleted from the index and re-added from RocksDB (so a partition that did
 //! commit them is not given duplicates). Partitions that are missing altogether (a deleted or
 //! damaged directory) are rebuilt from the `http` column family.
@@ -36,7 +36,17 @@ impl Shard {
         // Spans of the batches the index may miss, per partition.
         let mut spans: BTreeMap<PartitionId, Vec<(i64, i64)>> = BTreeMap::new();
         let batches = cf(&self.db, CF_BATCHES)?;
-        let start = log_key(self.indexed_seq.saturating_add(1));
+        // From the oldest commit of any partition: a partition can be behind `indexed_seq` if
+        // its folder was restored or lost its last commit.
+        let oldest = self
+            .index
+            .partition_ids()
+            .into_iter()
+            .map(|id| self.index.committed_seq(id))
+            .min()
+            .unwrap_or(self.indexed_seq)
+            .min(self.indexed_seq);
+        let start = log_key(oldest.saturating_add(1));
         for item in self
             .db
             .iterator_cf(batches, IteratorMode::From(&start, Direction::Forward))
