@@ -59,9 +59,17 @@ impl BackendNode {
                 let system = actix::System::new();
                 system.block_on(async move {
                     match start_actors(&actor_config) {
-                        Ok((router, _arbiters)) => {
+                        Ok((router, arbiters)) => {
                             let _sent = router_tx.send(Ok(router));
                             let _stopped = actors_stopped.await;
+                            // Each shard closes its RocksDB on its own thread: wait for it, so
+                            // the process never exits with a database still open.
+                            for arbiter in arbiters {
+                                arbiter.stop();
+                                if arbiter.join().is_err() {
+                                    tracing::error!("a storage shard's thread panicked");
+                                }
+                            }
                         }
                         Err(error) => {
                             let _sent = router_tx.send(Err(error));
