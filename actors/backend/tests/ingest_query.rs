@@ -77,13 +77,7 @@ async fn push_capture(ingest: &ingest::Client, whisperer: &str, path: &Path) {
     let mut pending: BTreeMap<u16, Pending> = BTreeMap::new();
     let mut reader = CaptureReader::open(path).unwrap();
     while let Some(record) = reader.next_record().unwrap() {
-        let tagged = tagger.tag(
-            record.interface,
-            record.link_type.0,
-            record.ts_nanos,
-            record.data,
-            record.orig_len,
-        );
+        let tagged = tagger.tag_record(&record);
         for closed in tagged.closed {
             pending
                 .entry(shard_of(whisperer, closed.id))

@@ -68,6 +68,17 @@ impl FrameTagger {
         }
     }
 
+    /// Tags one record of a capture file.
+    pub fn tag_record(&mut self, record: &spider_pcap::RecordRef<'_>) -> Tagged {
+        self.tag(
+            record.interface,
+            record.link_type.0,
+            record.ts_nanos,
+            record.data,
+            record.orig_len,
+        )
+    }
+
     /// The capture ended: every open session's final record.
     pub fn finish(&mut self) -> Vec<TcpSessionRecord> {
         self.tracker.flush(&mut self.events);

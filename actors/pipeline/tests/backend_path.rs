@@ -41,13 +41,7 @@ fn tagged_packets_parse_to_the_exchanges_of_analyze() {
         let mut backend = Vec::new();
         let mut reader = CaptureReader::open(&path).unwrap();
         while let Some(record) = reader.next_record().unwrap() {
-            let tagged = tagger.tag(
-                record.interface,
-                record.link_type.0,
-                record.ts_nanos,
-                record.data,
-                record.orig_len,
-            );
+            let tagged = tagger.tag_record(&record);
             for closed in tagged.closed {
                 parser.session_closed(closed.id, &mut |r| backend.push(r));
             }
