@@ -9,6 +9,7 @@
 //!
 //! This crate wires actors and RPC together; it parses no protocol and lays out no storage itself.
 
+pub mod client;
 mod config;
 mod node;
 mod router;

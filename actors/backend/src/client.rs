@@ -1,0 +1,217 @@
+//! A client of a backend node's Cap'n Proto API, for agents, tools and tests.
+//!
+//! Cap'n Proto clients are not `Send`: use it on a `tokio::task::LocalSet`.
+
+use std::net::SocketAddr;
+
+use capnp_rpc::rpc_twoparty_capnp::Side;
+use capnp_rpc::{twoparty, RpcSystem};
+use futures::AsyncReadExt;
+use spider_model::{HttpExchange, PacketRecord, TcpSessionRecord};
+use spider_rpc_schema::auth_capnp::auth;
+use spider_rpc_schema::ingest_capnp::ingest;
+use spider_rpc_schema::query_capnp::query_service;
+use spider_rpc_schema::{read_http, write_frame, write_tcp_session, SchemaError};
+use tokio_util::compat::TokioAsyncReadCompatExt;
+
+/// Why a call to the backend failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("cannot connect to {addr}: {source}")]
+    Connect {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("rpc: {0}")]
+    Rpc(#[from] capnp::Error),
+    #[error("schema: {0}")]
+    Schema(#[from] SchemaError),
+    #[error("a batch holds more items than a message can")]
+    TooLarge,
+    #[error("the backend sent text that is not UTF-8")]
+    Utf8(#[from] std::str::Utf8Error),
+}
+
+/// One capture batch to push: frames and session updates of one virtual shard.
+#[derive(Debug, Clone, Copy)]
+pub struct CapturePush<'a> {
+    pub agent: &'a str,
+    pub incarnation: u64,
+    pub sequence: u64,
+    pub shard: u16,
+    pub whisperer: &'a str,
+    pub frames: &'a [PacketRecord],
+    pub sessions: &'a [TcpSessionRecord],
+}
+
+/// What one shard holds durably from one sender.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ack {
+    pub agent: String,
+    pub incarnation: u64,
+    pub shard: u16,
+    pub sequence: u64,
+}
+
+/// A page of HTTP exchanges, each with its Whisperer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HttpPage {
+    pub items: Vec<(String, HttpExchange)>,
+    pub next: Option<Vec<u8>>,
+    pub missing_shards: Vec<u16>,
+}
+
+/// The parameters of an HTTP query.
+#[derive(Debug, Clone, Default)]
+pub struct HttpRequest {
+    pub from: i64,
+    pub to: i64,
+    pub whisperers: Vec<String>,
+    pub q: Option<String>,
+    pub limit: u32,
+    pub cursor: Option<Vec<u8>>,
+}
+
+/// A logged-in connection.
+pub struct BackendClient {
+    ingest: ingest::Client,
+    query: query_service::Client,
+}
+
+impl std::fmt::Debug for BackendClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("BackendClient")
+    }
+}
+
+fn len_u32(len: usize) -> Result<u32, ClientError> {
+    u32::try_from(len).map_err(|_| ClientError::TooLarge)
+}
+
+impl BackendClient {
+    /// Connects and logs in with `token`.
+    pub async fn connect(addr: SocketAddr, token: &str) -> Result<Self, ClientError> {
+        let stream = tokio::net::TcpStream::connect(addr)
+            .await
+            .map_err(|source| ClientError::Connect { addr, source })?;
+        let _nodelay = stream.set_nodelay(true);
+        let (reader, writer) = stream.compat().split();
+        let network = Box::new(twoparty::VatNetwork::new(
+            futures::io::BufReader::new(reader),
+            futures::io::BufWriter::new(writer),
+            Side::Client,
+            Default::default(),
+        ));
+        let mut system = RpcSystem::new(network, None);
+        let auth: auth::Client = system.bootstrap(Side::Server);
+        tokio::task::spawn_local(system);
+        let mut login = auth.login_request();
+        login.get().init_credential().set_admin_token(token);
+        let session = login.send().promise.await?.get()?.get_session()?;
+        let ingest = session
+            .ingest_request()
+            .send()
+            .promise
+            .await?
+            .get()?
+            .get_ingest()?;
+        let query = session
+            .query_request()
+            .send()
+            .promise
+            .await?
+            .get()?
+            .get_query()?;
+        Ok(Self { ingest, query })
+    }
+
+    /// Pushes one batch; it returns once the batch is durably stored.
+    pub async fn push_capture(&self, push: CapturePush<'_>) -> Result<(), ClientError> {
+        let mut request = self.ingest.push_capture_request();
+        let mut batch = request.get().init_batch();
+        let mut id = batch.reborrow().init_id();
+        id.set_agent(push.agent);
+        id.set_incarnation(push.incarnation);
+        id.set_sequence(push.sequence);
+        batch.set_shard(push.shard);
+        batch.set_whisperer(push.whisperer);
+        let mut frames = batch.reborrow().init_frames(len_u32(push.frames.len())?);
+        for (index, frame) in (0..).zip(push.frames) {
+            write_frame(frames.reborrow().get(index), frame)?;
+        }
+        let mut sessions = batch.init_sessions(len_u32(push.sessions.len())?);
+        for (index, session) in (0..).zip(push.sessions) {
+            write_tcp_session(sessions.reborrow().get(index), session)?;
+        }
+        request.send().await?;
+        Ok(())
+    }
+
+    /// Waits for every push before it and returns what is durably stored.
+    pub async fn flush(&self) -> Result<Vec<Ack>, ClientError> {
+        let reply = self.ingest.flush_request().send().promise.await?;
+        let mut acks = Vec::new();
+        for ack in reply.get()?.get_acked()? {
+            acks.push(Ack {
+                agent: ack.get_agent()?.to_str()?.to_owned(),
+                incarnation: ack.get_incarnation(),
+                shard: ack.get_shard(),
+                sequence: ack.get_sequence(),
+            });
+        }
+        Ok(acks)
+    }
+
+    /// One page of HTTP exchanges, newest first.
+    pub async fn http(&self, request: &HttpRequest) -> Result<HttpPage, ClientError> {
+        let mut call = self.query.http_request();
+        let mut query = call.get().init_query();
+        let mut range = query.reborrow().init_range();
+        range.set_from(request.from);
+        range.set_to(request.to);
+        let mut whisperers = query
+            .reborrow()
+            .init_whisperers(len_u32(request.whisperers.len())?);
+        for (index, whisperer) in (0..).zip(&request.whisperers) {
+            whisperers.set(index, whisperer);
+        }
+        if let Some(q) = &request.q {
+            query.set_q(q);
+        }
+        query.set_limit(request.limit);
+        if let Some(cursor) = &request.cursor {
+            query.set_cursor(cursor);
+        }
+        let reply = call.send().promise.await?;
+        let page = reply.get()?.get_page()?;
+        let mut items = Vec::new();
+        for item in page.get_items()? {
+            let whisperer = item.get_whisperer()?.to_str()?.to_owned();
+            items.push((whisperer, read_http(item)?));
+        }
+        Ok(HttpPage {
+            items,
+            next: page
+                .has_next()
+                .then(|| page.get_next().map(<[u8]>::to_vec))
+                .transpose()?,
+            missing_shards: page.get_missing_shards()?.iter().collect(),
+        })
+    }
+
+    /// Every page of an HTTP query.
+    pub async fn http_all(
+        &self,
+        mut request: HttpRequest,
+    ) -> Result<Vec<(String, HttpExchange)>, ClientError> {
+        let mut items = Vec::new();
+        loop {
+            let page = self.http(&request).await?;
+            items.extend(page.items);
+            match page.next {
+                Some(next) => request.cursor = Some(next),
+                None => return Ok(items),
+            }
+        }
+    }
+}
