@@ -34,13 +34,31 @@ fn node_process() {
     }
 }
 
-fn spawn_node(dir: &Path) -> (Child, SocketAddr) {
+/// The node's process; killed (SIGKILL) and reaped when dropped.
+struct NodeProcess(Child);
+
+impl NodeProcess {
+    fn kill(&mut self) {
+        let _already_gone = self.0.kill();
+        let _status = self.0.wait();
+    }
+}
+
+impl Drop for NodeProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn spawn_node(dir: &Path) -> (NodeProcess, SocketAddr) {
     let _ = std::fs::remove_file(dir.join("addr"));
-    let child = Command::new(std::env::current_exe().unwrap())
-        .args(["--ignored", "--exact", "node_process", "--nocapture"])
-        .env(CHILD_DIR, dir)
-        .spawn()
-        .unwrap();
+    let child = NodeProcess(
+        Command::new(std::env::current_exe().unwrap())
+            .args(["--ignored", "--exact", "node_process", "--nocapture"])
+            .env(CHILD_DIR, dir)
+            .spawn()
+            .unwrap(),
+    );
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         if let Ok(text) = std::fs::read_to_string(dir.join("addr")) {
@@ -94,8 +112,7 @@ fn acknowledged_batches_survive_kill_9() {
         }
         // Kill the node once the first of them is stored, the others still on their way.
         stored_since.notified().await;
-        child.kill().unwrap();
-        child.wait().unwrap();
+        child.kill();
     });
 
     let expected = exchanges_of(&batches[..acknowledged]);
@@ -151,6 +168,5 @@ fn acknowledged_batches_survive_kill_9() {
             );
         }
     });
-    child.kill().unwrap();
-    child.wait().unwrap();
+    child.kill();
 }
