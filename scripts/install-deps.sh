@@ -22,6 +22,11 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
 fi
 
+if [ "$mode" = test ] && ! python3 -c "import capnp" 2>/dev/null; then
+  echo "installing pycapnp (the Python client of the query API test)"
+  python3 -m pip install --quiet pycapnp
+fi
+
 if [ "$mode" = test ] && ! rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
   echo "note: no nightly toolchain: the fuzz stage will be skipped" >&2
 fi

@@ -29,11 +29,16 @@ pub enum NodeError {
     Runtime(std::io::Error),
     #[error("the node stopped while starting")]
     Aborted,
+    #[error("index commit failed: {source}")]
+    Index {
+        source: spider_storage::StorageError,
+    },
 }
 
 /// A running backend node. Dropping it stops it.
 pub struct BackendNode {
     addr: SocketAddr,
+    shards: Vec<actix::Addr<spider_storage::ShardActor>>,
     stop_actors: Option<tokio::sync::oneshot::Sender<()>>,
     stop_rpc: Option<tokio::sync::oneshot::Sender<()>>,
     threads: Vec<JoinHandle<()>>,
@@ -79,6 +84,7 @@ impl BackendNode {
             })
             .map_err(NodeError::Runtime)?;
         let router = router_rx.recv().map_err(|_| NodeError::Aborted)??;
+        let shards = router.shards.clone();
 
         let (addr_tx, addr_rx) = mpsc::channel::<Result<SocketAddr, NodeError>>();
         let (stop_rpc, rpc_stopped) = tokio::sync::oneshot::channel::<()>();
@@ -122,6 +128,7 @@ impl BackendNode {
         let addr = addr_rx.recv().map_err(|_| NodeError::Aborted)??;
         Ok(Self {
             addr,
+            shards,
             stop_actors: Some(stop_actors),
             stop_rpc: Some(stop_rpc),
             threads: vec![rpc, actors],
@@ -131,6 +138,21 @@ impl BackendNode {
     /// The address the RPC listener is bound to.
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Makes everything stored so far searchable now, rather than at the next index commit.
+    pub fn commit_indexes(&self) -> Result<(), NodeError> {
+        let commits = futures::future::join_all(
+            self.shards
+                .iter()
+                .map(|shard| shard.send(spider_storage::ShardRequest::CommitIndex)),
+        );
+        for answer in futures::executor::block_on(commits) {
+            answer
+                .map_err(|_| NodeError::Aborted)?
+                .map_err(|source| NodeError::Index { source })?;
+        }
+        Ok(())
     }
 
     /// Stops accepting, stops the actors (the shards flush as they drop), and waits for both.
