@@ -10,7 +10,7 @@ use futures::AsyncReadExt;
 use spider_model::{HttpExchange, PacketRecord, TcpSessionRecord};
 use spider_rpc_schema::auth_capnp::auth;
 use spider_rpc_schema::ingest_capnp::ingest;
-use spider_rpc_schema::query_capnp::query_service;
+use spider_rpc_schema::query_capnp::{byte_sink, query_service};
 use spider_rpc_schema::{read_http, write_frame, write_tcp_session, SchemaError};
 use tokio_util::compat::TokioAsyncReadCompatExt;
 
@@ -70,6 +70,29 @@ pub struct HttpRequest {
     pub q: Option<String>,
     pub limit: u32,
     pub cursor: Option<Vec<u8>>,
+}
+
+/// What an export wrote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Export {
+    pub pcapng: Vec<u8>,
+    pub packets: u64,
+    pub truncated: bool,
+}
+
+/// Collects the chunks of an export.
+struct Collect(std::rc::Rc<std::cell::RefCell<Vec<u8>>>);
+
+impl byte_sink::Server for Collect {
+    async fn write(
+        self: std::rc::Rc<Self>,
+        params: byte_sink::WriteParams,
+    ) -> Result<(), capnp::Error> {
+        self.0
+            .borrow_mut()
+            .extend_from_slice(params.get()?.get_chunk()?);
+        Ok(())
+    }
 }
 
 /// A logged-in connection.
@@ -213,5 +236,28 @@ impl BackendClient {
                 None => return Ok(items),
             }
         }
+    }
+
+    /// The packets of one session as a pcapng file.
+    pub async fn export_session(
+        &self,
+        whisperer: &str,
+        session_id: u64,
+    ) -> Result<Export, ClientError> {
+        let bytes = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+        let mut call = self.query.export_pcapng_request();
+        let mut session = call.get().init_request().init_session();
+        session.set_whisperer(whisperer);
+        session.set_session_id(session_id);
+        call.get()
+            .set_sink(capnp_rpc::new_client(Collect(bytes.clone())));
+        let reply = call.send().promise.await?;
+        let summary = reply.get()?.get_summary()?;
+        let pcapng = bytes.borrow().clone();
+        Ok(Export {
+            pcapng,
+            packets: summary.get_packets(),
+            truncated: summary.get_truncated(),
+        })
     }
 }

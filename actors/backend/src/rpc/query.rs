@@ -4,9 +4,12 @@ use std::rc::Rc;
 
 use spider_model::HttpExchange;
 use spider_query::RecordKind;
-use spider_rpc_schema::query_capnp::{query_service, record_query};
-use spider_rpc_schema::write_http;
-use spider_storage::{HttpQuery, ShardRequest, ShardResponse, Stored, TimeRange};
+use spider_rpc_schema::query_capnp::{export_request, query_service, record_query};
+use spider_rpc_schema::{shard_of, write_http};
+use spider_storage::{HttpQuery, PcapSource, ShardRequest, ShardResponse, Stored, TimeRange};
+
+/// Bytes per `ByteSink.write` call of an export.
+const EXPORT_CHUNK: usize = 64 * 1024;
 
 use super::failed;
 use crate::router::Router;
@@ -216,6 +219,47 @@ impl query_service::Server for Query {
         for (index, shard) in (0..).zip(virtual_missing) {
             list.set(index, shard);
         }
+        Ok(())
+    }
+
+    async fn export_pcapng(
+        self: Rc<Self>,
+        params: query_service::ExportPcapngParams,
+        mut results: query_service::ExportPcapngResults,
+    ) -> Result<(), capnp::Error> {
+        let params = params.get()?;
+        let sink = params.get_sink()?;
+        let session = match params.get_request()?.which()? {
+            export_request::Session(session) => session?,
+            export_request::Query(_) => {
+                return Err(failed(
+                    "export by query is not available yet: export the sessions it finds",
+                ))
+            }
+        };
+        let whisperer = session.get_whisperer()?.to_str()?.to_owned();
+        let session_id = session.get_session_id();
+        let shard = &self.router.shards[self.router.local(shard_of(&whisperer, session_id))];
+        let export = match shard
+            .send(ShardRequest::ExportPcap(PcapSource::Session {
+                whisperer,
+                session_id,
+            }))
+            .await
+        {
+            Ok(Ok(ShardResponse::Pcap(export))) => export,
+            Ok(Err(error)) => return Err(failed(error)),
+            _ => return Err(failed("the shard holding this session did not answer")),
+        };
+        for chunk in export.bytes.chunks(EXPORT_CHUNK) {
+            let mut write = sink.write_request();
+            write.get().set_chunk(chunk);
+            write.send().await?;
+        }
+        let mut summary = results.get().init_summary();
+        summary.set_packets(export.packets);
+        summary.set_bytes(export.bytes.len() as u64);
+        summary.set_truncated(export.truncated);
         Ok(())
     }
 }
