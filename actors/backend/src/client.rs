@@ -10,8 +10,9 @@ use futures::AsyncReadExt;
 use spider_model::{HttpExchange, PacketRecord, TcpSessionRecord};
 use spider_rpc_schema::auth_capnp::auth;
 use spider_rpc_schema::ingest_capnp::ingest;
+use spider_rpc_schema::query_capnp::record_query;
 use spider_rpc_schema::query_capnp::{byte_sink, query_service};
-use spider_rpc_schema::{read_http, write_frame, write_tcp_session, SchemaError};
+use spider_rpc_schema::{read_http, read_tcp_session, write_frame, write_tcp_session, SchemaError};
 use tokio_util::compat::TokioAsyncReadCompatExt;
 
 /// Why a call to the backend failed.
@@ -61,9 +62,9 @@ pub struct HttpPage {
     pub missing_shards: Vec<u16>,
 }
 
-/// The parameters of an HTTP query.
+/// The parameters of a listing query (HTTP exchanges, TCP sessions).
 #[derive(Debug, Clone, Default)]
-pub struct HttpRequest {
+pub struct ListRequest {
     pub from: i64,
     pub to: i64,
     pub whisperers: Vec<String>,
@@ -105,6 +106,26 @@ impl std::fmt::Debug for BackendClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("BackendClient")
     }
+}
+
+fn fill(mut query: record_query::Builder<'_>, request: &ListRequest) -> Result<(), ClientError> {
+    let mut range = query.reborrow().init_range();
+    range.set_from(request.from);
+    range.set_to(request.to);
+    let mut whisperers = query
+        .reborrow()
+        .init_whisperers(len_u32(request.whisperers.len())?);
+    for (index, whisperer) in (0..).zip(&request.whisperers) {
+        whisperers.set(index, whisperer);
+    }
+    if let Some(q) = &request.q {
+        query.set_q(q);
+    }
+    query.set_limit(request.limit);
+    if let Some(cursor) = &request.cursor {
+        query.set_cursor(cursor);
+    }
+    Ok(())
 }
 
 fn len_u32(len: usize) -> Result<u32, ClientError> {
@@ -186,25 +207,9 @@ impl BackendClient {
     }
 
     /// One page of HTTP exchanges, newest first.
-    pub async fn http(&self, request: &HttpRequest) -> Result<HttpPage, ClientError> {
+    pub async fn http(&self, request: &ListRequest) -> Result<HttpPage, ClientError> {
         let mut call = self.query.http_request();
-        let mut query = call.get().init_query();
-        let mut range = query.reborrow().init_range();
-        range.set_from(request.from);
-        range.set_to(request.to);
-        let mut whisperers = query
-            .reborrow()
-            .init_whisperers(len_u32(request.whisperers.len())?);
-        for (index, whisperer) in (0..).zip(&request.whisperers) {
-            whisperers.set(index, whisperer);
-        }
-        if let Some(q) = &request.q {
-            query.set_q(q);
-        }
-        query.set_limit(request.limit);
-        if let Some(cursor) = &request.cursor {
-            query.set_cursor(cursor);
-        }
+        fill(call.get().init_query(), request)?;
         let reply = call.send().promise.await?;
         let page = reply.get()?.get_page()?;
         let mut items = Vec::new();
@@ -222,10 +227,32 @@ impl BackendClient {
         })
     }
 
+    /// Every TCP session of a query, newest first, each with its Whisperer.
+    pub async fn sessions_all(
+        &self,
+        mut request: ListRequest,
+    ) -> Result<Vec<(String, TcpSessionRecord)>, ClientError> {
+        let mut items = Vec::new();
+        loop {
+            let mut call = self.query.sessions_request();
+            fill(call.get().init_query(), &request)?;
+            let reply = call.send().promise.await?;
+            let page = reply.get()?.get_page()?;
+            for item in page.get_items()? {
+                let whisperer = item.get_whisperer()?.to_str()?.to_owned();
+                items.push((whisperer, read_tcp_session(item)?));
+            }
+            if !page.has_next() {
+                return Ok(items);
+            }
+            request.cursor = Some(page.get_next()?.to_vec());
+        }
+    }
+
     /// Every page of an HTTP query.
     pub async fn http_all(
         &self,
-        mut request: HttpRequest,
+        mut request: ListRequest,
     ) -> Result<Vec<(String, HttpExchange)>, ClientError> {
         let mut items = Vec::new();
         loop {

@@ -11,7 +11,7 @@ use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use common::{batches_of, exchanges_of, on_local, push, testdata, TOKEN};
-use spider_backend::client::{BackendClient, HttpRequest};
+use spider_backend::client::{BackendClient, ListRequest};
 use spider_backend::BackendNode;
 
 const CHILD_DIR: &str = "SPIDER_CRASH_TEST_NODE_DIR";
@@ -123,12 +123,12 @@ fn acknowledged_batches_survive_kill_9() {
     let (mut child, addr) = spawn_node(dir.path());
     on_local(async {
         let client = BackendClient::connect(addr, TOKEN).await.unwrap();
-        let all = HttpRequest {
+        let all = ListRequest {
             from: 0,
             to: i64::MAX,
             whisperers: vec![WHISPERER.into()],
             limit: 500,
-            ..HttpRequest::default()
+            ..ListRequest::default()
         };
         let stored = client.http_all(all.clone()).await.unwrap();
         let ids: BTreeSet<(u64, u32)> = stored
@@ -151,7 +151,7 @@ fn acknowledged_batches_survive_kill_9() {
         // The index catches up from RocksDB: a search through it finds each acknowledged one.
         for exchange in &expected {
             let found = client
-                .http_all(HttpRequest {
+                .http_all(ListRequest {
                     q: Some(format!(
                         "session:{} path:\"{}\"",
                         exchange.session_id, exchange.path

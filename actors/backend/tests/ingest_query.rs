@@ -5,7 +5,7 @@
 mod common;
 
 use common::{batches_of, on_local, push, start_node, testdata, TOKEN};
-use spider_backend::client::{BackendClient, HttpRequest};
+use spider_backend::client::{BackendClient, ListRequest};
 use spider_model::Record;
 use spider_pipeline::{analyze_file, PipelineConfig};
 
@@ -49,12 +49,12 @@ fn pushed_captures_come_back_as_the_exchanges_of_analyze() {
         assert!(acked.len() <= pushed);
 
         for name in captures {
-            let request = HttpRequest {
+            let request = ListRequest {
                 from: 0,
                 to: i64::MAX,
                 whisperers: vec![name.into()],
                 limit: 7,
-                ..HttpRequest::default()
+                ..ListRequest::default()
             };
             let page = client.http(&request).await.unwrap();
             assert!(page.missing_shards.is_empty());
@@ -72,6 +72,30 @@ fn pushed_captures_come_back_as_the_exchanges_of_analyze() {
             let expected = analyzed(name);
             assert!(!expected.is_empty());
             assert_eq!(got, expected, "{name}");
+
+            let sessions = client
+                .sessions_all(ListRequest {
+                    from: 0,
+                    to: i64::MAX,
+                    whisperers: vec![name.into()],
+                    limit: 5,
+                    ..ListRequest::default()
+                })
+                .await
+                .unwrap();
+            let mut ids: Vec<u64> = sessions.iter().map(|(_, s)| s.id).collect();
+            ids.sort_unstable();
+            let mut pushed: Vec<u64> = batches_of(&testdata(&format!("{name}.pcap")), name, 64)
+                .into_iter()
+                .flat_map(|batch| batch.sessions)
+                .map(|session| session.id)
+                .collect();
+            pushed.sort_unstable();
+            pushed.dedup();
+            assert_eq!(
+                ids, pushed,
+                "{name}: every session, once, through the pages"
+            );
         }
     });
     node.stop();

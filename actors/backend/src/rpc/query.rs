@@ -2,11 +2,14 @@
 
 use std::rc::Rc;
 
-use spider_model::HttpExchange;
+use spider_model::{HttpExchange, TcpSessionRecord};
 use spider_query::RecordKind;
 use spider_rpc_schema::query_capnp::{export_request, query_service, record_query};
-use spider_rpc_schema::{shard_of, write_http};
-use spider_storage::{HttpQuery, PcapSource, ShardRequest, ShardResponse, Stored, TimeRange};
+use spider_rpc_schema::{shard_of, write_http, write_tcp_session};
+use spider_storage::{
+    Cursor, HttpQuery, Page, PcapSource, SessionQuery, ShardRequest, ShardResponse, Stored,
+    TimeRange,
+};
 
 /// Bytes per `ByteSink.write` call of an export.
 const EXPORT_CHUNK: usize = 64 * 1024;
@@ -56,26 +59,44 @@ impl PageEnd {
     }
 }
 
-fn time_of(item: &Stored<HttpExchange>) -> i64 {
-    item.record.timing.request_start
+/// A record listed newest first: its time, and what orders records of the same time.
+trait Listed {
+    fn time(&self) -> i64;
+    fn tie(&self) -> (&str, u64, u32);
 }
 
-fn newest_first(a: &Stored<HttpExchange>, b: &Stored<HttpExchange>) -> std::cmp::Ordering {
-    let key = |x: &Stored<HttpExchange>| {
-        (
-            std::cmp::Reverse(x.record.timing.request_start),
-            x.whisperer.clone(),
-            x.record.session_id,
-            x.record.index,
-        )
-    };
-    key(a).cmp(&key(b))
+impl Listed for Stored<HttpExchange> {
+    fn time(&self) -> i64 {
+        self.record.timing.request_start
+    }
+    fn tie(&self) -> (&str, u64, u32) {
+        (&self.whisperer, self.record.session_id, self.record.index)
+    }
 }
 
-/// The storage query a `RecordQuery` asks for, and where the previous page ended.
-fn http_query(
-    query: record_query::Reader<'_>,
-) -> Result<(HttpQuery, Option<PageEnd>), capnp::Error> {
+impl Listed for Stored<TcpSessionRecord> {
+    fn time(&self) -> i64 {
+        self.record.first_packet
+    }
+    fn tie(&self) -> (&str, u64, u32) {
+        (&self.whisperer, self.record.id, 0)
+    }
+}
+
+fn newest_first<T: Listed>(a: &T, b: &T) -> std::cmp::Ordering {
+    (std::cmp::Reverse(a.time()), a.tie()).cmp(&(std::cmp::Reverse(b.time()), b.tie()))
+}
+
+/// The window of one page: the range narrowed to the previous page's end, how many records to
+/// ask each shard for, and how many the page holds.
+struct Window {
+    range: TimeRange,
+    shard_limit: usize,
+    limit: usize,
+    end: Option<PageEnd>,
+}
+
+fn window(query: record_query::Reader<'_>) -> Result<Window, capnp::Error> {
     let range = query.get_range()?;
     let limit = match query.get_limit() {
         0 => DEFAULT_LIMIT,
@@ -90,23 +111,102 @@ fn http_query(
         Some(end) => range.get_to().min(end.time.saturating_add(1)),
         None => range.get_to(),
     };
-    let mut storage = HttpQuery::new(
-        TimeRange {
+    Ok(Window {
+        range: TimeRange {
             from: range.get_from(),
             to,
         },
-        limit + end.map_or(0, |end| end.seen_at_time as usize),
-    );
+        shard_limit: limit + end.map_or(0, |end| end.seen_at_time as usize),
+        limit,
+        end,
+    })
+}
+
+fn whisperers_of(query: record_query::Reader<'_>) -> Result<Vec<String>, capnp::Error> {
+    let mut out = Vec::new();
     for whisperer in query.get_whisperers()? {
-        storage.whisperers.push(whisperer?.to_str()?.to_owned());
+        out.push(whisperer?.to_str()?.to_owned());
     }
-    if query.has_q() {
-        let text = query.get_q()?.to_str()?;
-        if !text.trim().is_empty() {
-            storage.query = Some(spider_query::parse(text, RecordKind::Http).map_err(failed)?);
+    Ok(out)
+}
+
+fn parsed_q(
+    query: record_query::Reader<'_>,
+    kind: RecordKind,
+) -> Result<Option<spider_query::Query>, capnp::Error> {
+    if !query.has_q() {
+        return Ok(None);
+    }
+    let text = query.get_q()?.to_str()?;
+    if text.trim().is_empty() {
+        return Ok(None);
+    }
+    spider_query::parse(text, kind).map(Some).map_err(failed)
+}
+
+/// One page of the merge of every shard's newest records: sorted, the previous pages' records of
+/// the boundary time skipped, cut at the limit, with the cursor of the next page.
+struct Merged<T> {
+    items: Vec<T>,
+    next: Option<PageEnd>,
+    missing_local: Vec<usize>,
+}
+
+fn merge<T: Listed>(
+    answers: Vec<Result<(Vec<T>, bool), ShardFailure>>,
+    window: &Window,
+) -> Result<Merged<T>, capnp::Error> {
+    let mut items = Vec::new();
+    let mut missing_local = Vec::new();
+    let mut shard_has_more = false;
+    for (local, answer) in answers.into_iter().enumerate() {
+        match answer {
+            Ok((found, more)) => {
+                items.extend(found);
+                shard_has_more |= more;
+            }
+            Err(ShardFailure::Storage(error)) => return Err(failed(error)),
+            Err(ShardFailure::Gone) => missing_local.push(local),
         }
     }
-    Ok((storage, end))
+    items.sort_by(newest_first);
+    if let Some(end) = window.end {
+        let mut skipped = 0;
+        items.retain(|item| {
+            let skip = item.time() == end.time && skipped < end.seen_at_time;
+            skipped += u32::from(skip);
+            !skip
+        });
+    }
+    let more = items.len() > window.limit || shard_has_more;
+    items.truncate(window.limit);
+    let next = match items.last() {
+        Some(last) if more => {
+            let time = last.time();
+            let at_time = items.iter().filter(|item| item.time() == time).count() as u32;
+            let carried = window
+                .end
+                .filter(|end| end.time == time)
+                .map_or(0, |end| end.seen_at_time);
+            Some(PageEnd {
+                time,
+                seen_at_time: at_time + carried,
+            })
+        }
+        _ => None,
+    };
+    Ok(Merged {
+        items,
+        next,
+        missing_local,
+    })
+}
+
+/// The virtual shards that the local shards in `missing_local` serve.
+fn virtual_missing(missing_local: &[usize], local_shards: usize) -> Vec<u16> {
+    (0..spider_rpc_schema::VIRTUAL_SHARDS)
+        .filter(|v| missing_local.contains(&(usize::from(*v) % local_shards.max(1))))
+        .collect()
 }
 
 enum ShardFailure {
@@ -115,28 +215,28 @@ enum ShardFailure {
     Gone,
 }
 
-/// A shard's newest `query.limit` matching exchanges, following its own pages (a shard may
-/// return a short page, filters applied after the scan, with more behind it), and whether it
-/// has more.
-async fn newest_of_shard(
+/// A shard's newest `wanted` matching records, following its own pages (a shard may return a
+/// short page, filters applied after the scan, with more behind it) and whole groups of the same
+/// time past `wanted`; and whether it has more.
+async fn newest_of_shard<T: Listed>(
     shard: &actix::Addr<spider_storage::ShardActor>,
-    mut query: HttpQuery,
-) -> Result<(Vec<Stored<HttpExchange>>, bool), ShardFailure> {
-    let wanted = query.limit;
-    let mut found = Vec::new();
+    wanted: usize,
+    request: impl Fn(Option<Cursor>) -> ShardRequest,
+    page_of: impl Fn(ShardResponse) -> Option<Page<T>>,
+) -> Result<(Vec<T>, bool), ShardFailure> {
+    let mut found: Vec<T> = Vec::new();
+    let mut cursor = None;
     loop {
-        let page = match shard.send(ShardRequest::QueryHttp(query.clone())).await {
-            Ok(Ok(ShardResponse::Http(page))) => page,
+        let page = match shard.send(request(cursor.take())).await {
+            Ok(Ok(response)) => page_of(response).ok_or(ShardFailure::Gone)?,
             Ok(Err(error)) => return Err(ShardFailure::Storage(error)),
-            Ok(Ok(_)) | Err(_) => return Err(ShardFailure::Gone),
+            Err(_) => return Err(ShardFailure::Gone),
         };
         found.extend(page.items);
-        // Past `wanted`, exchanges of the same time as the last wanted one still count: pages
-        // are cut by (time, position in the time), and that order must see whole groups.
-        let boundary = found.get(wanted.saturating_sub(1)).map(time_of);
-        let group_open = boundary.is_some_and(|time| found.last().map(time_of) == Some(time));
+        let boundary = found.get(wanted.saturating_sub(1)).map(Listed::time);
+        let group_open = boundary.is_some_and(|time| found.last().map(Listed::time) == Some(time));
         match page.next {
-            Some(next) if found.len() < wanted || group_open => query.cursor = Some(next),
+            Some(next) if found.len() < wanted || group_open => cursor = Some(next),
             next => return Ok((found, next.is_some())),
         }
     }
@@ -148,75 +248,98 @@ impl query_service::Server for Query {
         params: query_service::HttpParams,
         mut results: query_service::HttpResults,
     ) -> Result<(), capnp::Error> {
-        let (storage, end) = http_query(params.get()?.get_query()?)?;
-        let limit = storage.limit - end.map_or(0, |end| end.seen_at_time as usize);
-        let mut items = Vec::new();
-        let mut missing = Vec::new();
-        let mut shard_has_more = false;
-        let answers = futures::future::join_all(
-            self.router
-                .shards
-                .iter()
-                .map(|shard| newest_of_shard(shard, storage.clone())),
-        )
+        let query = params.get()?.get_query()?;
+        let window = window(query)?;
+        let mut storage = HttpQuery::new(window.range, window.shard_limit);
+        storage.whisperers = whisperers_of(query)?;
+        storage.query = parsed_q(query, RecordKind::Http)?;
+        let answers = futures::future::join_all(self.router.shards.iter().map(|shard| {
+            let storage = &storage;
+            newest_of_shard(
+                shard,
+                window.shard_limit,
+                move |cursor| {
+                    ShardRequest::QueryHttp(HttpQuery {
+                        cursor,
+                        ..storage.clone()
+                    })
+                },
+                |response| match response {
+                    ShardResponse::Http(page) => Some(page),
+                    _ => None,
+                },
+            )
+        }))
         .await;
-        for (local, answer) in answers.into_iter().enumerate() {
-            match answer {
-                Ok((found, more)) => {
-                    items.extend(found);
-                    shard_has_more |= more;
-                }
-                Err(ShardFailure::Storage(error)) => return Err(failed(error)),
-                Err(ShardFailure::Gone) => missing.push(local),
-            }
-        }
-        items.sort_by(newest_first);
-        if let Some(end) = end {
-            let mut skipped = 0;
-            items.retain(|item| {
-                let at_end = item.record.timing.request_start == end.time;
-                let skip = at_end && skipped < end.seen_at_time;
-                skipped += u32::from(skip);
-                !skip
-            });
-        }
-        let more = items.len() > limit || shard_has_more;
-        items.truncate(limit);
+        let merged = merge(answers, &window)?;
         let mut page = results.get().init_page();
-        if more {
-            if let Some(last) = items.last() {
-                let time = last.record.timing.request_start;
-                let at_time = items
-                    .iter()
-                    .filter(|item| item.record.timing.request_start == time)
-                    .count() as u32;
-                let carried = end
-                    .filter(|end| end.time == time)
-                    .map_or(0, |end| end.seen_at_time);
-                page.set_next(
-                    &PageEnd {
-                        time,
-                        seen_at_time: at_time + carried,
-                    }
-                    .encode(),
-                );
-            }
+        if let Some(next) = merged.next {
+            page.set_next(&next.encode());
         }
-        let len = u32::try_from(items.len()).map_err(failed)?;
-        let mut list = page.reborrow().init_items(len);
-        for (index, item) in (0..len).zip(&items) {
+        let mut list = page
+            .reborrow()
+            .init_items(u32::try_from(merged.items.len()).map_err(failed)?);
+        for (index, item) in (0..).zip(&merged.items) {
             let mut builder = list.reborrow().get(index);
             write_http(builder.reborrow(), &item.record).map_err(failed)?;
             builder.set_whisperer(&item.whisperer);
         }
-        // Local shards map onto virtual shards v % K; name every virtual shard a lost one served.
-        let shards = self.router.shards.len();
-        let virtual_missing: Vec<u16> = (0..spider_rpc_schema::VIRTUAL_SHARDS)
-            .filter(|v| missing.contains(&(usize::from(*v) % shards)))
-            .collect();
-        let mut list =
-            page.init_missing_shards(u32::try_from(virtual_missing.len()).map_err(failed)?);
-        for (index, shard) in (0..).zip(virtual_missing) {
+        let missing = virtual_missing(&merged.missing_local, self.router.shards.len());
+        let mut list = page.init_missing_shards(u32::try_from(missing.len()).map_err(failed)?);
+        for (index, shard) in (0..).zip(missing) {
+            list.set(index, shard);
+        }
+        Ok(())
+    }
+
+    async fn sessions(
+        self: Rc<Self>,
+        params: query_service::SessionsParams,
+        mut results: query_service::SessionsResults,
+    ) -> Result<(), capnp::Error> {
+        let query = params.get()?.get_query()?;
+        let window = window(query)?;
+        let storage = SessionQuery {
+            range: window.range,
+            whisperers: whisperers_of(query)?,
+            query: parsed_q(query, RecordKind::TcpSession)?,
+            limit: window.shard_limit,
+            cursor: None,
+        };
+        let answers = futures::future::join_all(self.router.shards.iter().map(|shard| {
+            let storage = &storage;
+            newest_of_shard(
+                shard,
+                window.shard_limit,
+                move |cursor| {
+                    ShardRequest::QuerySessions(SessionQuery {
+                        cursor,
+                        ..storage.clone()
+                    })
+                },
+                |response| match response {
+                    ShardResponse::Sessions(page) => Some(page),
+                    _ => None,
+                },
+            )
+        }))
+        .await;
+        let merged = merge(answers, &window)?;
+        let mut page = results.get().init_page();
+        if let Some(next) = merged.next {
+            page.set_next(&next.encode());
+        }
+        let mut list = page
+            .reborrow()
+            .init_items(u32::try_from(merged.items.len()).map_err(failed)?);
+        for (index, item) in (0..).zip(&merged.items) {
+            let mut builder = list.reborrow().get(index);
+            write_tcp_session(builder.reborrow(), &item.record).map_err(failed)?;
+            builder.set_whisperer(&item.whisperer);
+        }
+        let missing = virtual_missing(&merged.missing_local, self.router.shards.len());
+        let mut list = page.init_missing_shards(u32::try_from(missing.len()).map_err(failed)?);
+        for (index, shard) in (0..).zip(missing) {
             list.set(index, shard);
         }
         Ok(())
