@@ -96,6 +96,14 @@ impl byte_sink::Server for Collect {
     }
 }
 
+/// One timeline bucket: its start, and HTTP exchanges by status class (none, 1xx … 5xx).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimelineBucket {
+    pub start: i64,
+    pub count: u64,
+    pub by_class: [u64; 6],
+}
+
 /// A logged-in connection.
 pub struct BackendClient {
     ingest: ingest::Client,
@@ -286,5 +294,36 @@ impl BackendClient {
             packets: summary.get_packets(),
             truncated: summary.get_truncated(),
         })
+    }
+
+    /// HTTP exchanges over `request`'s range in `buckets` equal buckets, by status class.
+    pub async fn http_timeline(
+        &self,
+        request: &ListRequest,
+        buckets: u32,
+    ) -> Result<Vec<TimelineBucket>, ClientError> {
+        let mut call = self.query.timeline_request();
+        fill(call.get().init_query(), request)?;
+        call.get()
+            .set_kind(spider_rpc_schema::query_capnp::RecordKind::Http);
+        call.get().set_buckets(buckets);
+        let reply = call.send().promise.await?;
+        let mut out = Vec::new();
+        for bucket in reply.get()?.get_timeline()?.get_buckets()? {
+            let status = bucket.get_by_status()?;
+            out.push(TimelineBucket {
+                start: bucket.get_start(),
+                count: bucket.get_count(),
+                by_class: [
+                    status.get_no_response(),
+                    status.get_informational(),
+                    status.get_success(),
+                    status.get_redirection(),
+                    status.get_client_error(),
+                    status.get_server_error(),
+                ],
+            });
+        }
+        Ok(out)
     }
 }

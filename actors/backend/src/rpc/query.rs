@@ -4,12 +4,17 @@ use std::rc::Rc;
 
 use spider_model::{HttpExchange, TcpSessionRecord};
 use spider_query::RecordKind;
-use spider_rpc_schema::query_capnp::{export_request, query_service, record_query};
+use spider_rpc_schema::query_capnp::{
+    export_request, query_service, record_query, RecordKind as RecordKind2,
+};
 use spider_rpc_schema::{shard_of, write_http, write_tcp_session};
 use spider_storage::{
-    Cursor, HttpQuery, Page, PcapSource, SessionQuery, ShardRequest, ShardResponse, Stored,
-    TimeRange,
+    Cursor, HttpQuery, Page, PcapSource, SessionQuery, ShardRequest, ShardResponse, StatusCounts,
+    Stored, TimeRange, TimelineRequest,
 };
+
+/// The most buckets a timeline has.
+const MAX_TIMELINE_BUCKETS: u32 = 10_000;
 
 /// Bytes per `ByteSink.write` call of an export.
 const EXPORT_CHUNK: usize = 64 * 1024;
@@ -385,4 +390,83 @@ impl query_service::Server for Query {
         summary.set_truncated(export.truncated);
         Ok(())
     }
+
+    async fn timeline(
+        self: Rc<Self>,
+        params: query_service::TimelineParams,
+        mut results: query_service::TimelineResults,
+    ) -> Result<(), capnp::Error> {
+        let params = params.get()?;
+        if params.get_kind()? != RecordKind2::Http {
+            return Err(failed(
+                "a timeline of this record kind is not available yet: use http",
+            ));
+        }
+        let query = params.get_query()?;
+        let range = query.get_range()?;
+        let (from, to) = (range.get_from(), range.get_to());
+        let buckets = i128::from(params.get_buckets().clamp(1, MAX_TIMELINE_BUCKETS));
+        let span = i128::from(to) - i128::from(from);
+        if span <= 0 {
+            return Err(failed("a timeline needs a non-empty range"));
+        }
+        let width = i64::try_from((span + buckets - 1) / buckets).map_err(failed)?;
+        let request = TimelineRequest {
+            range: TimeRange { from, to },
+            bucket_ns: width,
+            whisperers: whisperers_of(query)?,
+            query: parsed_q(query, RecordKind::Http)?,
+        };
+        let answers = futures::future::join_all(
+            self.router
+                .shards
+                .iter()
+                .map(|shard| shard.send(ShardRequest::Timeline(request.clone()))),
+        )
+        .await;
+        let mut sums = vec![StatusCounts::default(); buckets as usize];
+        let mut missing_local = Vec::new();
+        for (local, answer) in answers.into_iter().enumerate() {
+            match answer {
+                Ok(Ok(ShardResponse::Timeline(timeline))) => {
+                    for (sum, bucket) in sums.iter_mut().zip(&timeline.buckets) {
+                        add_counts(sum, &bucket.counts);
+                    }
+                }
+                Ok(Err(error)) => return Err(failed(error)),
+                _ => missing_local.push(local),
+            }
+        }
+        let mut timeline = results.get().init_timeline();
+        let mut list = timeline
+            .reborrow()
+            .init_buckets(u32::try_from(sums.len()).map_err(failed)?);
+        for (index, counts) in (0..).zip(&sums) {
+            let mut bucket = list.reborrow().get(index);
+            bucket.set_start(from.saturating_add(width.saturating_mul(i64::from(index))));
+            bucket.set_count(counts.total());
+            let mut by_status = bucket.init_by_status();
+            by_status.set_no_response(counts.none);
+            by_status.set_informational(counts.informational);
+            by_status.set_success(counts.success);
+            by_status.set_redirection(counts.redirection);
+            by_status.set_client_error(counts.client_error);
+            by_status.set_server_error(counts.server_error);
+        }
+        let missing = virtual_missing(&missing_local, self.router.shards.len());
+        let mut list = timeline.init_missing_shards(u32::try_from(missing.len()).map_err(failed)?);
+        for (index, shard) in (0..).zip(missing) {
+            list.set(index, shard);
+        }
+        Ok(())
+    }
+}
+
+fn add_counts(sum: &mut StatusCounts, more: &StatusCounts) {
+    sum.informational += more.informational;
+    sum.success += more.success;
+    sum.redirection += more.redirection;
+    sum.client_error += more.client_error;
+    sum.server_error += more.server_error;
+    sum.none += more.none;
 }
