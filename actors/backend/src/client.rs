@@ -7,12 +7,14 @@ use std::net::SocketAddr;
 use capnp_rpc::rpc_twoparty_capnp::Side;
 use capnp_rpc::{twoparty, RpcSystem};
 use futures::AsyncReadExt;
-use spider_model::{HttpExchange, PacketRecord, TcpSessionRecord};
+use spider_model::{HostRecord, HttpExchange, PacketRecord, TcpSessionRecord};
 use spider_rpc_schema::auth_capnp::auth;
 use spider_rpc_schema::ingest_capnp::ingest;
 use spider_rpc_schema::query_capnp::record_query;
 use spider_rpc_schema::query_capnp::{byte_sink, query_service};
-use spider_rpc_schema::{read_http, read_tcp_session, write_frame, write_tcp_session, SchemaError};
+use spider_rpc_schema::{
+    read_host, read_http, read_tcp_session, write_frame, write_tcp_session, SchemaError,
+};
 use tokio_util::compat::TokioAsyncReadCompatExt;
 
 /// Why a call to the backend failed.
@@ -323,6 +325,18 @@ impl BackendClient {
                     status.get_server_error(),
                 ],
             });
+        }
+        Ok(out)
+    }
+
+    /// Host names known in `request`'s range (its whisperers and cursor are not used).
+    pub async fn hosts(&self, request: &ListRequest) -> Result<Vec<HostRecord>, ClientError> {
+        let mut call = self.query.hosts_request();
+        fill(call.get().init_query(), request)?;
+        let reply = call.send().promise.await?;
+        let mut out = Vec::new();
+        for host in reply.get()?.get_page()?.get_items()? {
+            out.push(read_host(host)?);
         }
         Ok(out)
     }

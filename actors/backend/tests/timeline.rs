@@ -1,4 +1,4 @@
-//! The timeline over the query API: exchanges per bucket and status class, merged across shards.
+//! The timeline and the hosts over the query API, merged across shards.
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -41,6 +41,25 @@ fn timeline_counts_every_exchange_by_status_class() {
         assert_eq!(whole.len(), 1);
         assert_eq!(whole[0].by_class, by_class);
         assert_eq!(whole[0].count, by_class.iter().sum::<u64>());
+        let hosts = client.hosts(&all).await.unwrap();
+        let mut got: Vec<(std::net::IpAddr, String, spider_model::HostSource)> = hosts
+            .into_iter()
+            .map(|h| (h.ip, h.name, h.source))
+            .collect();
+        got.sort();
+        let mut expected = Vec::new();
+        spider_pipeline::analyze_file(
+            &testdata("http-basic.pcap"),
+            spider_pipeline::PipelineConfig::default(),
+            &mut |record| {
+                if let spider_model::Record::Host(h) = record {
+                    expected.push((h.ip, h.name, h.source));
+                }
+            },
+        )
+        .unwrap();
+        expected.sort();
+        assert_eq!(got, expected, "host names learnt from DNS and HTTP");
         client.http_timeline(&all, 4000).await.unwrap()
     });
     assert_eq!(buckets.len(), 4000);

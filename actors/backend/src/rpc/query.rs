@@ -1,16 +1,18 @@
 //! `QueryService` over this node's shards: fan out, merge by time.
 
+use std::collections::BTreeMap;
+use std::net::IpAddr;
 use std::rc::Rc;
 
-use spider_model::{HttpExchange, TcpSessionRecord};
+use spider_model::{HostRecord, HostSource, HttpExchange, TcpSessionRecord};
 use spider_query::RecordKind;
 use spider_rpc_schema::query_capnp::{
     export_request, query_service, record_query, RecordKind as RecordKind2,
 };
-use spider_rpc_schema::{shard_of, write_http, write_tcp_session};
+use spider_rpc_schema::{shard_of, write_host, write_http, write_tcp_session};
 use spider_storage::{
-    Cursor, HttpQuery, Page, PcapSource, SessionQuery, ShardRequest, ShardResponse, StatusCounts,
-    Stored, TimeRange, TimelineRequest,
+    Cursor, HostQuery, HttpQuery, Page, PcapSource, SessionQuery, ShardRequest, ShardResponse,
+    StatusCounts, Stored, TimeRange, TimelineRequest,
 };
 
 /// The most buckets a timeline has.
@@ -455,6 +457,68 @@ impl query_service::Server for Query {
         }
         let missing = virtual_missing(&missing_local, self.router.shards.len());
         let mut list = timeline.init_missing_shards(u32::try_from(missing.len()).map_err(failed)?);
+        for (index, shard) in (0..).zip(missing) {
+            list.set(index, shard);
+        }
+        Ok(())
+    }
+
+    async fn hosts(
+        self: Rc<Self>,
+        params: query_service::HostsParams,
+        mut results: query_service::HostsResults,
+    ) -> Result<(), capnp::Error> {
+        let query = params.get()?.get_query()?;
+        let range = query.get_range()?;
+        let limit = match query.get_limit() {
+            0 => DEFAULT_LIMIT,
+            limit => (limit as usize).min(MAX_LIMIT),
+        };
+        let request = HostQuery {
+            range: TimeRange {
+                from: range.get_from(),
+                to: range.get_to(),
+            },
+            query: parsed_q(query, RecordKind::Host)?,
+            limit,
+        };
+        let answers = futures::future::join_all(
+            self.router
+                .shards
+                .iter()
+                .map(|shard| shard.send(ShardRequest::QueryHosts(request.clone()))),
+        )
+        .await;
+        let mut hosts: BTreeMap<(IpAddr, String, HostSource), HostRecord> = BTreeMap::new();
+        let mut missing_local = Vec::new();
+        for (local, answer) in answers.into_iter().enumerate() {
+            match answer {
+                Ok(Ok(ShardResponse::Hosts(found))) => {
+                    for host in found {
+                        let key = (host.ip, host.name.clone(), host.source);
+                        hosts
+                            .entry(key)
+                            .and_modify(|known| {
+                                known.first_seen = known.first_seen.min(host.first_seen);
+                                known.last_seen = known.last_seen.max(host.last_seen);
+                            })
+                            .or_insert(host);
+                    }
+                }
+                Ok(Err(error)) => return Err(failed(error)),
+                _ => missing_local.push(local),
+            }
+        }
+        let mut page = results.get().init_page();
+        let count = hosts.len().min(limit);
+        let mut list = page
+            .reborrow()
+            .init_items(u32::try_from(count).map_err(failed)?);
+        for (index, host) in (0..).zip(hosts.values().take(limit)) {
+            write_host(list.reborrow().get(index), host).map_err(failed)?;
+        }
+        let missing = virtual_missing(&missing_local, self.router.shards.len());
+        let mut list = page.init_missing_shards(u32::try_from(missing.len()).map_err(failed)?);
         for (index, shard) in (0..).zip(missing) {
             list.set(index, shard);
         }
