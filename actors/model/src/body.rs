@@ -1,8 +1,9 @@
 use base64::Engine;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// What was seen of one HTTP message body.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct BodyCapture {
     /// The `Content-Length` the message announced, if any.
     pub announced_length: Option<u64>,
@@ -19,7 +20,7 @@ pub struct BodyCapture {
 }
 
 /// A body's bytes: text when they are valid UTF-8, base64 otherwise.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "encoding", content = "value", rename_all = "lowercase")]
 pub enum BodyData {
     Utf8(String),

@@ -1,9 +1,10 @@
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::{Endpoint, EpochNanos};
 
 /// One DNS response, with the question it answers.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct DnsRecord {
     pub time: EpochNanos,
     pub client: Endpoint,
@@ -23,7 +24,7 @@ pub struct DnsRecord {
 }
 
 /// One resource record of a DNS answer section.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct DnsAnswer {
     pub name: String,
     #[serde(rename = "type")]

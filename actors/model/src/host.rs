@@ -1,11 +1,14 @@
 use std::net::IpAddr;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::EpochNanos;
 
 /// Where a host name was learnt.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum HostSource {
     /// A DNS response's A/AAAA answer (after following CNAMEs: `name` is the name asked for).
@@ -17,7 +20,7 @@ pub enum HostSource {
 }
 
 /// An IP address and a name it is known by.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct HostRecord {
     pub ip: IpAddr,
     pub name: String,

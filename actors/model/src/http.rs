@@ -1,9 +1,10 @@
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::{BodyCapture, Endpoint, EpochNanos, Header};
 
 /// How complete the parse of an exchange is, as Spider reports it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ParseState {
     /// Request and final response parsed whole.
@@ -17,7 +18,7 @@ pub enum ParseState {
 }
 
 /// Request and response timestamps of one exchange.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct HttpTiming {
     pub request_start: EpochNanos,
     pub request_end: Option<EpochNanos>,
@@ -26,7 +27,7 @@ pub struct HttpTiming {
 }
 
 /// One HTTP/1.x request with its final response, if one was seen.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct HttpExchange {
     /// The TCP session it travelled on (the Whisperer's session id).
     pub session_id: u64,

@@ -12,6 +12,7 @@ mod host;
 mod http;
 mod packet;
 mod record;
+mod schema;
 mod tcp;
 mod usage;
 
@@ -22,6 +23,7 @@ pub use host::{HostRecord, HostSource};
 pub use http::{HttpExchange, HttpTiming, ParseState};
 pub use packet::PacketRecord;
 pub use record::Record;
+pub use schema::{json_schema, SCHEMA_KINDS};
 pub use tcp::{CloseReason, DirectionStats, TcpSessionRecord, TcpState};
 pub use usage::{UsageRecord, WorkloadRef};
 

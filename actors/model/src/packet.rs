@@ -1,9 +1,10 @@
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::EpochNanos;
 
 /// One captured frame as a Whisperer sends it and a shard stores it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct PacketRecord {
     /// The Whisperer that captured it.
     pub whisperer: String,
@@ -18,6 +19,8 @@ pub struct PacketRecord {
     pub wire_len: u32,
     /// True when sent by the session's client (false: by its server; for flows, by the second side).
     pub from_client: bool,
+    /// The frame's bytes, base64 in JSON.
     #[serde(with = "crate::body::base64_bytes")]
+    #[schemars(with = "String")]
     pub frame: Vec<u8>,
 }

@@ -1,9 +1,10 @@
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::{Endpoint, EpochNanos};
 
 /// The state of a TCP session as seen from the capture point.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum TcpState {
     /// A SYN was seen, no SYN-ACK yet.
@@ -20,7 +21,7 @@ pub enum TcpState {
 }
 
 /// Why a session record was closed by the tracker.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum CloseReason {
     Fin,
@@ -35,7 +36,7 @@ pub enum CloseReason {
 }
 
 /// Counters for one direction of a session.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct DirectionStats {
     pub packets: u64,
     /// TCP payload bytes, retransmissions included.
@@ -49,7 +50,7 @@ pub struct DirectionStats {
 }
 
 /// One TCP session, as the Whisperer identifies it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct TcpSessionRecord {
     /// The session id, unique per Whisperer.
     pub id: u64,

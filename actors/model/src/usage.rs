@@ -1,11 +1,12 @@
 use std::net::IpAddr;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::EpochNanos;
 
 /// Kubernetes names of one end of a usage record, when a Controller enriched it.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 pub struct WorkloadRef {
     pub namespace: Option<String>,
     /// `Deployment`, `DaemonSet`, `StatefulSet`, `CronJob`, `Job`, `Pod`, or a class for IPs that
@@ -18,7 +19,7 @@ pub struct WorkloadRef {
 
 /// One direction (src → dst) of one (minute, src, dst, protocol, server port): payload bytes
 /// and send calls counted at the sender's socket, wire bytes and packets from `cgroup_skb`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct UsageRecord {
     /// Start of the bucket (a minute by default).
     pub minute: EpochNanos,

@@ -28,6 +28,11 @@ struct Cli {
 enum Command {
     /// Analyse a capture file offline: packets to TCP sessions, hosts, DNS and HTTP records.
     Analyze(analyze::AnalyzeArgs),
+    /// Print the JSON Schema of a record kind (all kinds without one).
+    Schema {
+        /// http, tcp_session, dns, host, packet or usage.
+        kind: Option<String>,
+    },
     /// Run every role in one process, with embedded storage in a local folder.
     Up(RoleArgs),
     /// Run a backend node: ingest from agents, storage shards, the query API.
@@ -60,6 +65,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Analyze(args) => analyze::run(args),
+        Command::Schema { kind } => print_schema(kind.as_deref()),
         Command::Up(_) => not_built("up", "the backend node (issue 3) and the gateway (issue 7)"),
         Command::Backend(args) => backend::run(args),
         Command::Gateway(_) => not_built("gateway", "the gateway and UI (issue 7)"),
@@ -74,6 +80,25 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn print_schema(kind: Option<&str>) -> anyhow::Result<ExitCode> {
+    let schema = match kind {
+        Some(kind) => spider_model::json_schema(kind).ok_or_else(|| {
+            anyhow::anyhow!(
+                "unknown record kind `{kind}`: expected one of {}",
+                spider_model::SCHEMA_KINDS.join(", ")
+            )
+        })?,
+        None => serde_json::Value::Object(
+            spider_model::SCHEMA_KINDS
+                .iter()
+                .filter_map(|kind| Some(((*kind).to_owned(), spider_model::json_schema(kind)?)))
+                .collect(),
+        ),
+    };
+    println!("{}", serde_json::to_string_pretty(&schema)?);
+    Ok(ExitCode::SUCCESS)
 }
 
 fn not_built(role: &str, needs: &str) -> anyhow::Result<ExitCode> {

@@ -165,3 +165,18 @@ fn backend_refuses_a_config_without_an_admin_token() {
         .unwrap()
         .contains("admin_token"));
 }
+
+#[test]
+fn schema_prints_the_json_schema_of_a_kind() {
+    let output = spider().args(["schema", "http"]).output().unwrap();
+    assert!(output.status.success());
+    let schema: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(schema["title"], "HttpExchange");
+    assert!(schema["required"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|f| f == "uri"));
+    let output = spider().args(["schema", "smtp"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(1));
+}
