@@ -319,3 +319,25 @@ fn session_updates_keep_the_newest() {
         1
     );
 }
+
+#[test]
+fn a_batch_after_a_gap_is_refused_and_the_resent_ones_are_taken() {
+    let env = TestEnv::new();
+    let mut shard = env.open();
+    let capture = load("http-basic.pcap", W);
+    shard
+        .ingest(capture.batch("agent-gap", 1, W))
+        .expect("first batch");
+    let refused = shard.ingest(capture.batch("agent-gap", 3, W));
+    assert!(
+        refused.is_err_and(|error| error.to_string().contains("follows a gap")),
+        "batch 3 without batch 2 is refused"
+    );
+    shard
+        .ingest(capture.batch("agent-gap", 2, W))
+        .expect("the missing batch, resent");
+    let third = shard
+        .ingest(capture.batch("agent-gap", 3, W))
+        .expect("then the next one");
+    assert!(!third.duplicate);
+}

@@ -45,7 +45,7 @@ fn purge_deletes_expired_data_and_frees_the_space() {
         let delta = now - 4 * HOUR + copy as i64 * 60_000_000_000 - first;
         let old = capture.shifted(delta, copy << 40);
         shard
-            .ingest(old.batch("agent", 10 + copy, "short"))
+            .ingest(old.batch("agent", 2 + copy, "short"))
             .expect("ingest old");
     }
     shard.flush().expect("flush");

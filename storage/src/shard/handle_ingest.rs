@@ -46,12 +46,29 @@ pub(crate) fn host_source_byte(source: HostSource) -> u8 {
 }
 
 impl Shard {
+    /// Whether any batch id of `agent` is stored.
+    fn agent_has_batches(&self, agent: &str) -> Result<bool> {
+        let start = batch_key(agent, 0);
+        let prefix = &start[..start.len() - 8];
+        let batches = cf(&self.db, CF_BATCHES)?;
+        let mode = rocksdb::IteratorMode::From(&start, rocksdb::Direction::Forward);
+        match self.db.iterator_cf(batches, mode).next() {
+            Some(entry) => Ok(entry?.0.starts_with(prefix)),
+            None => Ok(false),
+        }
+    }
+
     /// Stores a batch and acknowledges it. When this returns `Ok`, the batch is in the WAL (see
     /// `WalSync` for what survives what). A batch whose `(agent, seq)` is already stored is
     /// acknowledged with its original shard seq and `duplicate: true`, and nothing is written.
+    /// A batch whose predecessor `(agent, seq - 1)` is not stored, from an agent with stored
+    /// batches, follows a gap (batches lost on the way): it is refused, and the sender resends from
+    /// its last acknowledged batch. An agent with none stored (new, or its history purged) may
+    /// start at any sequence.
     pub fn ingest(&mut self, batch: IngestBatch) -> Result<IngestOutcome> {
         let id_key = batch_key(&batch.agent, batch.seq);
-        if let Some(value) = self.db.get_pinned_cf(cf(&self.db, CF_BATCHES)?, &id_key)? {
+        let batches = cf(&self.db, CF_BATCHES)?;
+        if let Some(value) = self.db.get_pinned_cf(batches, &id_key)? {
             let stored: BatchValue = decode(CF_BATCHES, "batch id", &value)?;
             tracing::debug!(agent = %batch.agent, seq = batch.seq, "duplicate batch acknowledged");
             return Ok(IngestOutcome {
@@ -59,6 +76,21 @@ impl Shard {
                 duplicate: true,
                 counts: stored.counts,
             });
+        }
+        if batch.seq > 1
+            && self
+                .db
+                .get_pinned_cf(batches, batch_key(&batch.agent, batch.seq - 1))?
+                .is_none()
+            && self.agent_has_batches(&batch.agent)?
+        {
+            return Err(StorageError::InvalidRequest(format!(
+                "batch {} of {} follows a gap: batch {} is not stored; resend from the last \
+                 acknowledged batch",
+                batch.seq,
+                batch.agent,
+                batch.seq - 1
+            )));
         }
         let seq = self.last_seq + 1;
         let mut wb = WriteBatch::default();
