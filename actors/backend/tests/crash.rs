@@ -90,21 +90,12 @@ fn acknowledged_batches_survive_kill_9() {
         // More batches in flight when the node dies: they may or may not be stored.
         let client = std::rc::Rc::new(client);
         let stored_since = std::rc::Rc::new(tokio::sync::Notify::new());
-        for batch in batches[acknowledged..].iter().cloned() {
+        let in_flight = batches[acknowledged..].to_vec();
+        for batch in in_flight {
             let client = client.clone();
             let stored_since = stored_since.clone();
             tokio::task::spawn_local(async move {
-                let stored = client
-                    .push_capture(spider_backend::client::CapturePush {
-                        agent: WHISPERER,
-                        incarnation: 1,
-                        sequence: batch.sequence,
-                        shard: batch.shard,
-                        whisperer: WHISPERER,
-                        frames: &batch.frames,
-                        sessions: &batch.sessions,
-                    })
-                    .await;
+                let stored = common::try_push(&client, WHISPERER, &batch).await;
                 if stored.is_ok() {
                     stored_since.notify_one();
                 }

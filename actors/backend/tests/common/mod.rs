@@ -89,7 +89,11 @@ pub fn batches_of(path: &Path, whisperer: &str, per_batch: usize) -> Vec<Batch> 
     out
 }
 
-pub async fn push(client: &BackendClient, whisperer: &str, batch: &Batch) {
+pub async fn try_push(
+    client: &BackendClient,
+    whisperer: &str,
+    batch: &Batch,
+) -> Result<(), spider_backend::client::ClientError> {
     client
         .push_capture(CapturePush {
             agent: whisperer,
@@ -101,7 +105,10 @@ pub async fn push(client: &BackendClient, whisperer: &str, batch: &Batch) {
             sessions: &batch.sessions,
         })
         .await
-        .unwrap();
+}
+
+pub async fn push(client: &BackendClient, whisperer: &str, batch: &Batch) {
+    try_push(client, whisperer, batch).await.unwrap();
 }
 
 /// The exchanges a node parses from `batches`, worked out here as its capture workers do.
