@@ -5,6 +5,7 @@
 
 mod auth;
 mod ingest;
+mod paging;
 mod query;
 
 use capnp_rpc::rpc_twoparty_capnp::Side;

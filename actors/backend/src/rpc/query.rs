@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::rc::Rc;
 
-use spider_model::{HostRecord, HostSource, HttpExchange, TcpSessionRecord};
+use spider_model::{HostRecord, HostSource};
 use spider_query::RecordKind;
 use spider_rpc_schema::query_capnp::{
     export_request, query_service, record_query, RecordKind as RecordKind2,
@@ -12,7 +12,7 @@ use spider_rpc_schema::query_capnp::{
 use spider_rpc_schema::{shard_of, write_host, write_http, write_tcp_session};
 use spider_storage::{
     Cursor, HostQuery, HttpQuery, Page, PcapSource, SessionQuery, ShardRequest, ShardResponse,
-    StatusCounts, Stored, TimeRange, TimelineRequest,
+    StatusCounts, TimeRange, TimelineRequest,
 };
 
 /// The most buckets a timeline has.
@@ -22,11 +22,11 @@ const MAX_TIMELINE_BUCKETS: u32 = 10_000;
 const EXPORT_CHUNK: usize = 64 * 1024;
 
 use super::failed;
+use super::paging::{
+    merge, newest_of_shard, virtual_missing, window, write_page, Listed, Merged, Window,
+    DEFAULT_LIMIT, MAX_LIMIT,
+};
 use crate::router::Router;
-
-/// Items per page when the query names no limit, and the most a page holds.
-const DEFAULT_LIMIT: usize = 100;
-const MAX_LIMIT: usize = 1000;
 
 pub(crate) struct Query {
     router: Router,
@@ -36,97 +36,6 @@ impl Query {
     pub fn new(router: Router) -> Self {
         Self { router }
     }
-}
-
-/// Where a page ends: the time of its last item, and how many items of that same time it held
-/// (items of one time are ordered by whisperer, session and index, so they can be skipped).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct PageEnd {
-    time: i64,
-    seen_at_time: u32,
-}
-
-impl PageEnd {
-    fn encode(self) -> Vec<u8> {
-        let mut out = self.time.to_be_bytes().to_vec();
-        out.extend_from_slice(&self.seen_at_time.to_be_bytes());
-        out
-    }
-
-    fn decode(bytes: &[u8]) -> Result<Self, capnp::Error> {
-        let time = bytes.get(..8).and_then(|b| <[u8; 8]>::try_from(b).ok());
-        let seen = bytes.get(8..12).and_then(|b| <[u8; 4]>::try_from(b).ok());
-        match (time, seen, bytes.len()) {
-            (Some(time), Some(seen), 12) => Ok(Self {
-                time: i64::from_be_bytes(time),
-                seen_at_time: u32::from_be_bytes(seen),
-            }),
-            _ => Err(failed("invalid cursor")),
-        }
-    }
-}
-
-/// A record listed newest first: its time, and what orders records of the same time.
-trait Listed {
-    fn time(&self) -> i64;
-    fn tie(&self) -> (&str, u64, u32);
-}
-
-impl Listed for Stored<HttpExchange> {
-    fn time(&self) -> i64 {
-        self.record.timing.request_start
-    }
-    fn tie(&self) -> (&str, u64, u32) {
-        (&self.whisperer, self.record.session_id, self.record.index)
-    }
-}
-
-impl Listed for Stored<TcpSessionRecord> {
-    fn time(&self) -> i64 {
-        self.record.first_packet
-    }
-    fn tie(&self) -> (&str, u64, u32) {
-        (&self.whisperer, self.record.id, 0)
-    }
-}
-
-fn newest_first<T: Listed>(a: &T, b: &T) -> std::cmp::Ordering {
-    (std::cmp::Reverse(a.time()), a.tie()).cmp(&(std::cmp::Reverse(b.time()), b.tie()))
-}
-
-/// The window of one page: the range narrowed to the previous page's end, how many records to
-/// ask each shard for, and how many the page holds.
-struct Window {
-    range: TimeRange,
-    shard_limit: usize,
-    limit: usize,
-    end: Option<PageEnd>,
-}
-
-fn window(query: record_query::Reader<'_>) -> Result<Window, capnp::Error> {
-    let range = query.get_range()?;
-    let limit = match query.get_limit() {
-        0 => DEFAULT_LIMIT,
-        limit => (limit as usize).min(MAX_LIMIT),
-    };
-    let end = if query.has_cursor() {
-        Some(PageEnd::decode(query.get_cursor()?)?)
-    } else {
-        None
-    };
-    let to = match end {
-        Some(end) => range.get_to().min(end.time.saturating_add(1)),
-        None => range.get_to(),
-    };
-    Ok(Window {
-        range: TimeRange {
-            from: range.get_from(),
-            to,
-        },
-        shard_limit: limit + end.map_or(0, |end| end.seen_at_time as usize),
-        limit,
-        end,
-    })
 }
 
 fn whisperers_of(query: record_query::Reader<'_>) -> Result<Vec<String>, capnp::Error> {
@@ -151,101 +60,22 @@ fn parsed_q(
     spider_query::parse(text, kind).map(Some).map_err(failed)
 }
 
-/// One page of the merge of every shard's newest records: sorted, the previous pages' records of
-/// the boundary time skipped, cut at the limit, with the cursor of the next page.
-struct Merged<T> {
-    items: Vec<T>,
-    next: Option<PageEnd>,
-    missing_local: Vec<usize>,
-}
-
-fn merge<T: Listed>(
-    answers: Vec<Result<(Vec<T>, bool), ShardFailure>>,
-    window: &Window,
-) -> Result<Merged<T>, capnp::Error> {
-    let mut items = Vec::new();
-    let mut missing_local = Vec::new();
-    let mut shard_has_more = false;
-    for (local, answer) in answers.into_iter().enumerate() {
-        match answer {
-            Ok((found, more)) => {
-                items.extend(found);
-                shard_has_more |= more;
-            }
-            Err(ShardFailure::Storage(error)) => return Err(failed(error)),
-            Err(ShardFailure::Gone) => missing_local.push(local),
-        }
-    }
-    items.sort_by(newest_first);
-    if let Some(end) = window.end {
-        let mut skipped = 0;
-        items.retain(|item| {
-            let skip = item.time() == end.time && skipped < end.seen_at_time;
-            skipped += u32::from(skip);
-            !skip
-        });
-    }
-    let more = items.len() > window.limit || shard_has_more;
-    items.truncate(window.limit);
-    let next = match items.last() {
-        Some(last) if more => {
-            let time = last.time();
-            let at_time = items.iter().filter(|item| item.time() == time).count() as u32;
-            let carried = window
-                .end
-                .filter(|end| end.time == time)
-                .map_or(0, |end| end.seen_at_time);
-            Some(PageEnd {
-                time,
-                seen_at_time: at_time + carried,
-            })
-        }
-        _ => None,
-    };
-    Ok(Merged {
-        items,
-        next,
-        missing_local,
-    })
-}
-
-/// The virtual shards that the local shards in `missing_local` serve.
-fn virtual_missing(missing_local: &[usize], local_shards: usize) -> Vec<u16> {
-    (0..spider_rpc_schema::VIRTUAL_SHARDS)
-        .filter(|v| missing_local.contains(&(usize::from(*v) % local_shards.max(1))))
-        .collect()
-}
-
-enum ShardFailure {
-    Storage(spider_storage::StorageError),
-    /// The shard did not answer (its actor is gone): the page says so instead of failing.
-    Gone,
-}
-
-/// A shard's newest `wanted` matching records, following its own pages (a shard may return a
-/// short page, filters applied after the scan, with more behind it) and whole groups of the same
-/// time past `wanted`; and whether it has more.
-async fn newest_of_shard<T: Listed>(
-    shard: &actix::Addr<spider_storage::ShardActor>,
-    wanted: usize,
-    request: impl Fn(Option<Cursor>) -> ShardRequest,
-    page_of: impl Fn(ShardResponse) -> Option<Page<T>>,
-) -> Result<(Vec<T>, bool), ShardFailure> {
-    let mut found: Vec<T> = Vec::new();
-    let mut cursor = None;
-    loop {
-        let page = match shard.send(request(cursor.take())).await {
-            Ok(Ok(response)) => page_of(response).ok_or(ShardFailure::Gone)?,
-            Ok(Err(error)) => return Err(ShardFailure::Storage(error)),
-            Err(_) => return Err(ShardFailure::Gone),
-        };
-        found.extend(page.items);
-        let boundary = found.get(wanted.saturating_sub(1)).map(Listed::time);
-        let group_open = boundary.is_some_and(|time| found.last().map(Listed::time) == Some(time));
-        match page.next {
-            Some(next) if found.len() < wanted || group_open => cursor = Some(next),
-            next => return Ok((found, next.is_some())),
-        }
+impl Query {
+    /// One page of a listing: every local shard's newest records for `window`, merged.
+    async fn list<T: Listed>(
+        &self,
+        window: &Window,
+        request: impl Fn(Option<Cursor>) -> ShardRequest + Copy,
+        page_of: impl Fn(ShardResponse) -> Option<Page<T>> + Copy,
+    ) -> Result<Merged<T>, capnp::Error> {
+        let answers = futures::future::join_all(
+            self.router
+                .shards
+                .iter()
+                .map(|shard| newest_of_shard(shard, window.shard_limit, request, page_of)),
+        )
+        .await;
+        merge(answers, window)
     }
 }
 
@@ -260,12 +90,10 @@ impl query_service::Server for Query {
         let mut storage = HttpQuery::new(window.range, window.shard_limit);
         storage.whisperers = whisperers_of(query)?;
         storage.query = parsed_q(query, RecordKind::Http)?;
-        let answers = futures::future::join_all(self.router.shards.iter().map(|shard| {
-            let storage = &storage;
-            newest_of_shard(
-                shard,
-                window.shard_limit,
-                move |cursor| {
+        let merged = self
+            .list(
+                &window,
+                |cursor| {
                     ShardRequest::QueryHttp(HttpQuery {
                         cursor,
                         ..storage.clone()
@@ -276,26 +104,9 @@ impl query_service::Server for Query {
                     _ => None,
                 },
             )
-        }))
-        .await;
-        let merged = merge(answers, &window)?;
-        let mut page = results.get().init_page();
-        if let Some(next) = merged.next {
-            page.set_next(&next.encode());
-        }
-        let mut list = page
-            .reborrow()
-            .init_items(u32::try_from(merged.items.len()).map_err(failed)?);
-        for (index, item) in (0..).zip(&merged.items) {
-            let mut builder = list.reborrow().get(index);
-            write_http(builder.reborrow(), &item.record).map_err(failed)?;
-            builder.set_whisperer(&item.whisperer);
-        }
-        let missing = virtual_missing(&merged.missing_local, self.router.shards.len());
-        let mut list = page.init_missing_shards(u32::try_from(missing.len()).map_err(failed)?);
-        for (index, shard) in (0..).zip(missing) {
-            list.set(index, shard);
-        }
+            .await?;
+        let shards = self.router.shards.len();
+        write_page!(results.get().init_page(), merged, shards, write_http);
         Ok(())
     }
 
@@ -313,12 +124,10 @@ impl query_service::Server for Query {
             limit: window.shard_limit,
             cursor: None,
         };
-        let answers = futures::future::join_all(self.router.shards.iter().map(|shard| {
-            let storage = &storage;
-            newest_of_shard(
-                shard,
-                window.shard_limit,
-                move |cursor| {
+        let merged = self
+            .list(
+                &window,
+                |cursor| {
                     ShardRequest::QuerySessions(SessionQuery {
                         cursor,
                         ..storage.clone()
@@ -329,26 +138,9 @@ impl query_service::Server for Query {
                     _ => None,
                 },
             )
-        }))
-        .await;
-        let merged = merge(answers, &window)?;
-        let mut page = results.get().init_page();
-        if let Some(next) = merged.next {
-            page.set_next(&next.encode());
-        }
-        let mut list = page
-            .reborrow()
-            .init_items(u32::try_from(merged.items.len()).map_err(failed)?);
-        for (index, item) in (0..).zip(&merged.items) {
-            let mut builder = list.reborrow().get(index);
-            write_tcp_session(builder.reborrow(), &item.record).map_err(failed)?;
-            builder.set_whisperer(&item.whisperer);
-        }
-        let missing = virtual_missing(&merged.missing_local, self.router.shards.len());
-        let mut list = page.init_missing_shards(u32::try_from(missing.len()).map_err(failed)?);
-        for (index, shard) in (0..).zip(missing) {
-            list.set(index, shard);
-        }
+            .await?;
+        let shards = self.router.shards.len();
+        write_page!(results.get().init_page(), merged, shards, write_tcp_session);
         Ok(())
     }
 
