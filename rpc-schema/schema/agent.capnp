@@ -141,6 +141,12 @@ struct AgentStatus {
 
   configGeneration @15 :UInt64;
   # The AgentConfig.generation in force.
+
+  limitDrops @16 :UInt64;
+  # Frames a circuit breaker (throughput limit, CPU budget) did not capture or send.
+
+  skippedEmptyAcks @17 :UInt64;
+  # Empty ACK packets skipped on purpose (WhispererConfig.skipEmptyAcks).
 }
 
 struct WhispererConfig {

@@ -145,6 +145,10 @@ struct LatencyHistogram {
 
   sumNs @1 :UInt64;
   maxNs @2 :UInt64;
+
+  samples @3 :UInt64;
+  # How many durations sumNs adds up (the mean is sumNs / samples). A server that keeps only sums
+  # leaves counts empty and maxNs 0.
 }
 
 struct MapNode {
@@ -155,6 +159,12 @@ struct MapNode {
 
   workload @2 :Records.WorkloadRef;
   # Kubernetes names, when the inventory knows the IP; null otherwise.
+
+  requestsOut @3 :UInt64;
+  # Requests it sent, as a client.
+
+  requestsIn @4 :UInt64;
+  # Requests it received, as a server.
 }
 
 struct MapEdge {
@@ -242,6 +252,11 @@ struct UsageGroup {
 
   ip @0 :Data;
   workload @1 :Records.WorkloadRef;
+
+  label @2 :Text;
+  # The group's name at the grouping: an address (ip), `namespace`, `namespace/workload`,
+  # `namespace/pod`, a node, or the class of addresses without one (`external`, `node`,
+  # `internal_unidentified`).
 }
 
 struct UsageRow {
@@ -254,6 +269,12 @@ struct UsageRow {
   messages @4 :UInt64;
   wireBytes @5 :UInt64;
   packets @6 :UInt64;
+
+  proto @7 :Text;
+  # `tcp` or `udp`, with grouping ip; null otherwise.
+
+  port @8 :UInt16;
+  # The server port, with grouping ip; 0 otherwise.
 }
 
 struct UsageTable {
@@ -282,7 +303,9 @@ struct SessionRef {
 struct ExportRequest {
   union {
     query @0 :RecordQuery;
-    # Every packet matching (kind packet filters).
+    # Without `q`: every packet of the range (and whisperers). With `q` (an HTTP query): every
+    # packet of the sessions of the exchanges it finds (at most `limit` exchanges per shard;
+    # 0: 10000).
 
     session @1 :SessionRef;
     # Every packet of one session or flow (one shard: shard_of(whisperer, sessionId)).

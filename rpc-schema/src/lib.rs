@@ -19,9 +19,11 @@ mod shard;
 mod wire;
 
 pub use convert::{
+    read_agent_config, read_agent_info, read_agent_status, read_agent_summary, read_config_ack,
     read_dns, read_frame, read_host, read_http, read_packet, read_tcp_session, read_usage,
-    read_workload_ref, write_dns, write_frame, write_host, write_http, write_packet,
-    write_tcp_session, write_usage, write_workload_ref,
+    read_workload_ref, write_agent_config, write_agent_info, write_agent_status,
+    write_agent_summary, write_config_ack, write_dns, write_frame, write_host, write_http,
+    write_packet, write_tcp_session, write_usage, write_workload_ref,
 };
 pub use error::SchemaError;
 pub use schema::{

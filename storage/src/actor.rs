@@ -79,6 +79,13 @@ impl Handler<ShardRequest> for ShardActor {
             ShardRequest::NetworkMap(request) => ShardResponse::Map(shard.network_map(&request)?),
             ShardRequest::Usage(request) => ShardResponse::Usage(shard.usage(&request)?),
             ShardRequest::ExportPcap(source) => ShardResponse::Pcap(shard.export_pcap(&source)?),
+            ShardRequest::ExportPackets(source) => {
+                ShardResponse::ExportedPackets(shard.export_packets(&source)?)
+            }
+            ShardRequest::SetWhispererRetention { whisperer, ttl } => {
+                shard.set_whisperer_retention(whisperer, ttl);
+                ShardResponse::Done
+            }
             ShardRequest::Purge { now } => ShardResponse::Purged(shard.purge(now)?),
             ShardRequest::CommitIndex => {
                 shard.commit_index()?;

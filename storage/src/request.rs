@@ -8,8 +8,8 @@ use crate::codec::Stored;
 use crate::error::StorageError;
 use crate::types::{
     DnsQuery, HostQuery, HttpQuery, IngestBatch, IngestOutcome, MapRequest, NetworkMap,
-    PacketQuery, Page, PcapExport, PcapSource, PurgeReport, SessionQuery, ShardEvent, Timeline,
-    TimelineRequest, UsageRequest, UsageRow,
+    PacketExport, PacketQuery, Page, PcapExport, PcapSource, PurgeReport, SessionQuery, ShardEvent,
+    Timeline, TimelineRequest, UsageRequest, UsageRow,
 };
 
 /// Everything a shard actor is asked. Each kind is handled by `Shard::<method>` in
@@ -30,6 +30,13 @@ pub enum ShardRequest {
     NetworkMap(MapRequest),
     Usage(UsageRequest),
     ExportPcap(PcapSource),
+    /// The packets of an export, for a caller that merges shards (see `write_pcapng`).
+    ExportPackets(PcapSource),
+    /// Changes how long the Whisperer's data stored from now on is kept.
+    SetWhispererRetention {
+        whisperer: String,
+        ttl: std::time::Duration,
+    },
     /// Purge as of `now` (epoch ns); the actor also purges on its own timer.
     Purge {
         now: i64,
@@ -69,6 +76,7 @@ pub enum ShardResponse {
     Map(NetworkMap),
     Usage(Vec<UsageRow>),
     Pcap(PcapExport),
+    ExportedPackets(PacketExport),
     Purged(PurgeReport),
     Done,
     Listeners {

@@ -4,7 +4,7 @@ use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 use spider_model::{
-    DnsRecord, HostRecord, HttpExchange, PacketRecord, TcpSessionRecord, UsageRecord,
+    DnsRecord, HostRecord, HttpExchange, PacketRecord, TcpSessionRecord, UsageRecord, WorkloadRef,
 };
 
 /// One batch from an agent, as the shard ingests it. `(agent, seq)` identifies it: a batch
@@ -285,6 +285,9 @@ pub struct UsageRow {
     pub messages: u64,
     pub wire_bytes: u64,
     pub packets: u64,
+    /// The Kubernetes names of each end, at the `IpPair` level, when a Controller enriched them.
+    pub src_workload: Option<WorkloadRef>,
+    pub dst_workload: Option<WorkloadRef>,
 }
 
 /// Which packets a pcapng export holds.
@@ -300,6 +303,15 @@ pub enum PcapSource {
     },
     /// The sessions of the exchanges an HTTP query finds (its `limit` bounds the exchanges).
     Http(HttpQuery),
+}
+
+/// The packets of an export, in time order, and the names known for their endpoints.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PacketExport {
+    pub packets: Vec<PacketRecord>,
+    pub names: Vec<(IpAddr, String)>,
+    /// True when `max_export_bytes` cut the export short.
+    pub truncated: bool,
 }
 
 /// A pcapng file in memory.

@@ -1,9 +1,11 @@
 //! The backend node's configuration: a TOML file, with environment overrides.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
 
 /// Every setting of a backend node. In TOML, every field is optional and defaults as documented.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -21,6 +23,106 @@ pub struct BackendConfig {
     /// fsync the write-ahead log on every batch (`SPIDER_BACKEND_SYNC_WAL`): acknowledged batches
     /// then survive power loss, not only a crash of the process. Default false.
     pub sync_wal: bool,
+    /// How long data is kept (`[retention]`).
+    pub retention: RetentionConfig,
+    /// What of HTTP exchanges is searchable as text beyond hosts, paths and queries (`[index]`).
+    pub index: IndexSettings,
+}
+
+/// `[retention]`: durations are written like `7d`, `12h`, `30m`, `90s`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetentionConfig {
+    /// Capture data (packets, sessions, HTTP, DNS, hosts) of Whisperers without their own entry
+    /// (`SPIDER_BACKEND_RETENTION`). Default `7d`.
+    #[serde(deserialize_with = "duration")]
+    pub default: Duration,
+    /// Per-minute usage counters. Default `30d`.
+    #[serde(deserialize_with = "duration")]
+    pub usage: Duration,
+    /// How often expired data is purged. Default `1h`.
+    #[serde(deserialize_with = "duration")]
+    pub purge_interval: Duration,
+    /// `[retention.whisperers]`: `name = "1d"` per Whisperer (Spider's data storage policies).
+    /// A Whisperer's `retention_ttl` setting, when set through the agent registry, overrides it.
+    #[serde(deserialize_with = "durations")]
+    pub whisperers: BTreeMap<String, Duration>,
+}
+
+impl Default for RetentionConfig {
+    fn default() -> Self {
+        Self {
+            default: Duration::from_secs(7 * 24 * 3600),
+            usage: Duration::from_secs(30 * 24 * 3600),
+            purge_interval: Duration::from_secs(3600),
+            whisperers: BTreeMap::new(),
+        }
+    }
+}
+
+/// Text indexing of one Whisperer's HTTP exchanges.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TextIndexSettings {
+    /// Index request and response header values. Default true.
+    pub headers: bool,
+    /// Index decoded textual bodies. Default true.
+    pub bodies: bool,
+    /// At most this many bytes of each body are indexed. Default 16384.
+    pub body_bytes: usize,
+}
+
+impl Default for TextIndexSettings {
+    fn default() -> Self {
+        let defaults = spider_storage::TextIndexing::default();
+        Self {
+            headers: defaults.headers,
+            bodies: defaults.bodies,
+            body_bytes: defaults.body_bytes,
+        }
+    }
+}
+
+impl From<TextIndexSettings> for spider_storage::TextIndexing {
+    fn from(settings: TextIndexSettings) -> Self {
+        Self {
+            headers: settings.headers,
+            bodies: settings.bodies,
+            body_bytes: settings.body_bytes,
+        }
+    }
+}
+
+/// `[index]`: the default text indexing, and `[index.whisperers.NAME]` per Whisperer.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IndexSettings {
+    #[serde(flatten)]
+    pub default: TextIndexSettings,
+    pub whisperers: BTreeMap<String, TextIndexSettings>,
+}
+
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    humantime::parse_duration(text).map_err(|error| format!("{text:?} is not a duration: {error}"))
+}
+
+fn duration<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    parse_duration(&text).map_err(serde::de::Error::custom)
+}
+
+fn durations<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<BTreeMap<String, Duration>, D::Error> {
+    BTreeMap::<String, String>::deserialize(deserializer)?
+        .into_iter()
+        .map(|(name, text)| {
+            Ok((
+                name,
+                parse_duration(&text).map_err(serde::de::Error::custom)?,
+            ))
+        })
+        .collect()
 }
 
 impl Default for BackendConfig {
@@ -31,6 +133,8 @@ impl Default for BackendConfig {
             local_shards: 2,
             admin_token: String::new(),
             sync_wal: false,
+            retention: RetentionConfig::default(),
+            index: IndexSettings::default(),
         }
     }
 }
@@ -108,6 +212,13 @@ impl BackendConfig {
         if let Some(value) = var("SPIDER_BACKEND_SYNC_WAL") {
             self.sync_wal = parse("SPIDER_BACKEND_SYNC_WAL", value)?;
         }
+        if let Some(value) = var("SPIDER_BACKEND_RETENTION") {
+            self.retention.default = parse_duration(&value).map_err(|reason| ConfigError::Env {
+                variable: "SPIDER_BACKEND_RETENTION",
+                value,
+                reason,
+            })?;
+        }
         Ok(())
     }
 
@@ -117,6 +228,11 @@ impl BackendConfig {
                 "local_shards must be 1 to 256, not {}",
                 self.local_shards
             )));
+        }
+        if self.retention.purge_interval.is_zero() {
+            return Err(ConfigError::Invalid(
+                "retention.purge_interval must be more than zero".into(),
+            ));
         }
         if self.admin_token.len() < 16 {
             return Err(ConfigError::Invalid(
@@ -147,6 +263,28 @@ mod tests {
         assert_eq!(config.local_shards, 8);
         assert_eq!(config.listen.port(), 9000);
         config.validate().unwrap();
+    }
+
+    #[test]
+    fn retention_and_index_sections() {
+        let config: BackendConfig = toml::from_str(
+            "[retention]\ndefault = \"2d\"\npurge_interval = \"10s\"\n\
+             [retention.whisperers]\nedge = \"1h 30m\"\n\
+             [index]\nbodies = false\n[index.whisperers.edge]\nheaders = false\n",
+        )
+        .unwrap();
+        assert_eq!(config.retention.default, Duration::from_secs(2 * 86400));
+        assert_eq!(config.retention.purge_interval, Duration::from_secs(10));
+        assert_eq!(
+            config.retention.whisperers["edge"],
+            Duration::from_secs(5400)
+        );
+        assert!(!config.index.default.bodies && config.index.default.headers);
+        assert!(!config.index.whisperers["edge"].headers);
+        let error = toml::from_str::<BackendConfig>("[retention]\ndefault = \"soon\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("soon"), "{error}");
     }
 
     #[test]

@@ -12,9 +12,10 @@
 pub mod client;
 mod config;
 mod node;
+mod registry;
 mod router;
 mod rpc;
 mod worker;
 
-pub use config::{BackendConfig, ConfigError};
+pub use config::{BackendConfig, ConfigError, IndexSettings, RetentionConfig, TextIndexSettings};
 pub use node::{BackendNode, NodeError};

@@ -8,6 +8,7 @@ use spider_pipeline::PipelineConfig;
 use spider_storage::{Shard, ShardActor, ShardConfig, WalSync};
 
 use crate::config::BackendConfig;
+use crate::registry::Registry;
 use crate::router::Router;
 use crate::worker::CaptureWorker;
 
@@ -29,7 +30,7 @@ pub enum NodeError {
     Runtime(std::io::Error),
     #[error("the node stopped while starting")]
     Aborted,
-    #[error("index commit failed: {source}")]
+    #[error("a storage shard failed: {source}")]
     Index {
         source: spider_storage::StorageError,
     },
@@ -90,6 +91,8 @@ impl BackendNode {
         let (stop_rpc, rpc_stopped) = tokio::sync::oneshot::channel::<()>();
         let listen = config.listen;
         let token = config.admin_token.clone();
+        let data_dir = config.data_dir.clone();
+        let retention = config.retention.clone();
         let rpc = std::thread::Builder::new()
             .name("spider-rpc".into())
             .spawn(move || {
@@ -118,8 +121,9 @@ impl BackendNode {
                     let bound = listener.local_addr().unwrap_or(listen);
                     let _sent = addr_tx.send(Ok(bound));
                     tracing::info!(addr = %bound, "backend listening");
+                    let registry = Registry::open(&data_dir, router.clone(), retention);
                     tokio::select! {
-                        () = crate::rpc::serve(listener, router, token) => {}
+                        () = crate::rpc::serve(listener, router, registry, token) => {}
                         _ = rpc_stopped => {}
                     }
                 });
@@ -153,6 +157,55 @@ impl BackendNode {
                 .map_err(|source| NodeError::Index { source })?;
         }
         Ok(())
+    }
+
+    /// Flushes every shard's memtables to disk and commits its index.
+    pub fn flush(&self) -> Result<(), NodeError> {
+        self.ask_every(|| spider_storage::ShardRequest::Flush)
+            .map(drop)
+    }
+
+    /// Purges what is past its retention at `now` on every shard, now rather than at the next
+    /// purge interval; each shard also emits its `PurgeComplete` event.
+    pub fn purge(&self, now: i64) -> Result<Vec<spider_storage::PurgeReport>, NodeError> {
+        Ok(self
+            .ask_every(|| spider_storage::ShardRequest::Purge { now })?
+            .into_iter()
+            .filter_map(|answer| match answer {
+                spider_storage::ShardResponse::Purged(report) => Some(report),
+                _ => None,
+            })
+            .collect())
+    }
+
+    /// Every shard's events (batches searchable, purges complete), from now on.
+    pub fn subscribe(
+        &self,
+    ) -> Result<Vec<tokio::sync::broadcast::Receiver<spider_storage::ShardEvent>>, NodeError> {
+        Ok(self
+            .ask_every(|| spider_storage::ShardRequest::Subscribe)?
+            .into_iter()
+            .filter_map(|answer| match answer {
+                spider_storage::ShardResponse::Listeners { events, .. } => Some(events),
+                _ => None,
+            })
+            .collect())
+    }
+
+    fn ask_every(
+        &self,
+        request: impl Fn() -> spider_storage::ShardRequest,
+    ) -> Result<Vec<spider_storage::ShardResponse>, NodeError> {
+        let answers =
+            futures::future::join_all(self.shards.iter().map(|shard| shard.send(request())));
+        futures::executor::block_on(answers)
+            .into_iter()
+            .map(|answer| {
+                answer
+                    .map_err(|_| NodeError::Aborted)?
+                    .map_err(|source| NodeError::Index { source })
+            })
+            .collect()
     }
 
     /// Stops accepting, stops the actors (the shards flush as they drop), and waits for both.
@@ -194,6 +247,22 @@ fn start_actors(config: &BackendConfig) -> Result<(Router, Vec<actix::Arbiter>),
         if config.sync_wal {
             shard_config.sync = WalSync::Always;
         }
+        shard_config.default_ttl = config.retention.default;
+        shard_config.usage_ttl = config.retention.usage;
+        shard_config.purge_interval = config.retention.purge_interval;
+        shard_config.whisperer_ttl = config
+            .retention
+            .whisperers
+            .iter()
+            .map(|(name, ttl)| (name.clone(), *ttl))
+            .collect();
+        shard_config.index.text = config.index.default.into();
+        shard_config.index.whisperer_text = config
+            .index
+            .whisperers
+            .iter()
+            .map(|(name, text)| (name.clone(), (*text).into()))
+            .collect();
         let shard = Shard::open(shard_config).map_err(|source| NodeError::Shard {
             index,
             path: path.clone(),

@@ -5,6 +5,7 @@
 //! and their JSON form (times are epoch nanoseconds; headers are ordered `[name, value]` pairs). It
 //! must not know how records are produced: no parsing, no I/O.
 
+pub mod agent;
 mod body;
 mod dns;
 mod endpoint;

@@ -5,12 +5,18 @@
 //! SchemaError>` that never panics on what came from the wire. `write_*` fails only for values
 //! Cap'n Proto cannot hold (over 2^29 elements) or a model body whose base64 is malformed.
 
+mod agent;
 mod host_dns;
 mod http;
 mod packet;
 mod tcp;
 mod usage;
 
+pub use agent::{
+    read_agent_config, read_agent_info, read_agent_status, read_agent_summary, read_config_ack,
+    write_agent_config, write_agent_info, write_agent_status, write_agent_summary,
+    write_config_ack,
+};
 pub use host_dns::{read_dns, read_host, write_dns, write_host};
 pub use http::{read_http, write_http};
 pub use packet::{read_frame, read_packet, write_frame, write_packet};

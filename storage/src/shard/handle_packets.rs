@@ -9,16 +9,31 @@ use super::Shard;
 use crate::codec::decode_packet_block;
 use crate::db::{cf, CF_PACKETS};
 use crate::error::Result;
-use crate::keys::{name_hash, session_of};
+use crate::keys::{class_and_time, name_hash, session_of};
 use crate::types::{Cursor, PacketQuery, Page, TimeRange};
 
 /// How far past a session's last packet its packets are looked for.
 const SESSION_SLACK_NS: i64 = 60_000_000_000;
 
+/// The time of the `k`-th newest packet (`k` ≥ 1, at most `items.len()`); reorders `items`.
+fn kth_newest_time(items: &mut [PacketRecord], k: usize) -> i64 {
+    let index = k.saturating_sub(1).min(items.len().saturating_sub(1));
+    match items.get(index) {
+        Some(_) => {
+            items.select_nth_unstable_by(index, |a, b| b.time.cmp(&a.time));
+            items[index].time
+        }
+        None => i64::MIN,
+    }
+}
+
 impl Shard {
     /// Packets. For a session, its packets in time order (found through its session record:
-    /// without one, none), at most `limit`. For a range, whole blocks (a session's packets of
-    /// one batch) newest block first: a page may end up to one block past `limit`.
+    /// without one, none), at most `limit`. For a range, newest first: whole blocks (a session's
+    /// packets of one batch) are read until no unread block can hold a packet newer than the
+    /// `limit`-th newest read, so the first `limit` packets of the page are exactly the newest
+    /// (the page may hold more, older ones, which the next page, from its cursor, does not
+    /// repeat).
     pub fn query_packets(&self, request: &PacketQuery) -> Result<Page<PacketRecord>> {
         match request {
             PacketQuery::Session {
@@ -45,17 +60,37 @@ impl Shard {
                 let mut next = None;
                 let mut scan =
                     self.packet_scan(*range, whisperers, cursor.as_ref(), Direction::NewestFirst)?;
+                let mut last_key: Option<Vec<u8>> = None;
                 while let Some((key, value)) = scan.next_entry()? {
-                    let mut block = decode_packet_block(&value)?;
-                    block.retain(|p| p.time >= range.from && p.time < range.to);
-                    block.reverse();
-                    items.extend(block);
                     if items.len() >= limit {
-                        next = Some(Cursor(key));
-                        break;
+                        let first = class_and_time(&key).map_or(i64::MIN, |(_, time)| time);
+                        let kth_newest = kth_newest_time(&mut items, limit);
+                        if first.saturating_add(BLOCK_MAX_SPAN_NS) < kth_newest {
+                            next = last_key;
+                            break;
+                        }
                     }
+                    let block = decode_packet_block(&value)?;
+                    items.extend(
+                        block
+                            .into_iter()
+                            .filter(|p| p.time >= range.from && p.time < range.to),
+                    );
+                    last_key = Some(key);
                 }
-                Ok(Page { items, next })
+                // Packets of one time are in a fixed order whatever order blocks were read in,
+                // so that paging over them (which skips those already returned) is exact.
+                items.sort_by(|a, b| {
+                    b.time
+                        .cmp(&a.time)
+                        .then_with(|| a.whisperer.cmp(&b.whisperer))
+                        .then_with(|| a.session_id.cmp(&b.session_id))
+                        .then_with(|| a.frame.cmp(&b.frame))
+                });
+                Ok(Page {
+                    items,
+                    next: next.map(Cursor),
+                })
             }
         }
     }

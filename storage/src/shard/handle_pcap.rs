@@ -11,13 +11,25 @@ use super::scan::Direction;
 use super::Shard;
 use crate::codec::decode_packet_block;
 use crate::error::Result;
-use crate::types::{PcapExport, PcapSource};
+use crate::types::{PacketExport, PcapExport, PcapSource};
 
 /// At most this many sessions are looked up for names in one export.
 const MAX_NAME_SESSIONS: usize = 10_000;
 
 impl Shard {
+    /// The export as a pcapng file.
     pub fn export_pcap(&self, source: &PcapSource) -> Result<PcapExport> {
+        let export = self.export_packets(source)?;
+        Ok(PcapExport {
+            bytes: write_pcapng(&export.packets, &export.names)?,
+            packets: export.packets.len() as u64,
+            truncated: export.truncated,
+        })
+    }
+
+    /// The packets of an export in time order, with the names of their endpoints, for a caller
+    /// that merges several shards' exports into one file (see [`write_pcapng`]).
+    pub fn export_packets(&self, source: &PcapSource) -> Result<PacketExport> {
         let budget = self.config.max_export_bytes;
         let mut bytes = 0usize;
         let mut truncated = false;
@@ -75,10 +87,9 @@ impl Shard {
             }
         }
         let names = self.export_names(&packets)?;
-        let bytes = write_pcapng(&packets, &names)?;
-        Ok(PcapExport {
-            bytes,
-            packets: packets.len() as u64,
+        Ok(PacketExport {
+            packets,
+            names,
             truncated,
         })
     }
@@ -108,8 +119,9 @@ impl Shard {
     }
 }
 
-/// One interface per (whisperer, interface, link type), in order of first appearance.
-fn write_pcapng(packets: &[PacketRecord], names: &[(IpAddr, String)]) -> Result<Vec<u8>> {
+/// A pcapng file of `packets` (in the order given) and a Name Resolution Block of `names`: one
+/// interface per (whisperer, interface, link type), in order of first appearance.
+pub fn write_pcapng(packets: &[PacketRecord], names: &[(IpAddr, String)]) -> Result<Vec<u8>> {
     let mut interfaces: HashMap<(&str, u32, u16), u32> = HashMap::new();
     let mut descriptions = Vec::new();
     for packet in packets {

@@ -51,7 +51,8 @@ impl Shard {
         let start = time_be(request.range.from);
         let end = time_be(request.range.to);
         type GroupKey = (i64, String, String, Option<String>, Option<u16>);
-        let mut groups: BTreeMap<GroupKey, [u64; 4]> = BTreeMap::new();
+        type Sums = ([u64; 4], Option<WorkloadRef>, Option<WorkloadRef>);
+        let mut groups: BTreeMap<GroupKey, Sums> = BTreeMap::new();
         for item in self
             .db
             .iterator_cf(usage, IteratorMode::From(&start, Direction::Forward))
@@ -85,7 +86,11 @@ impl Shard {
                     "more than {MAX_USAGE_ROWS} usage rows: narrow the range or group higher"
                 )));
             }
-            let sums = groups.entry(group).or_default();
+            let (sums, src_workload, dst_workload) = groups.entry(group).or_default();
+            if pair {
+                src_workload.clone_from(&value.src_workload);
+                dst_workload.clone_from(&value.dst_workload);
+            }
             for (sum, add) in
                 sums.iter_mut()
                     .zip([value.bytes, value.messages, value.wire_bytes, value.packets])
@@ -96,8 +101,13 @@ impl Shard {
         Ok(groups
             .into_iter()
             .map(
-                |((minute, src, dst, proto, port), [bytes, messages, wire_bytes, packets])| {
+                |(
+                    (minute, src, dst, proto, port),
+                    ([bytes, messages, wire_bytes, packets], src_workload, dst_workload),
+                )| {
                     UsageRow {
+                        src_workload,
+                        dst_workload,
                         minute,
                         src,
                         dst,

@@ -10,6 +10,7 @@ mod handle_ingest;
 mod handle_map;
 mod handle_packets;
 mod handle_pcap;
+pub use handle_pcap::write_pcapng;
 mod handle_purge;
 mod handle_sessions;
 mod handle_timeline;
@@ -97,6 +98,11 @@ impl Shard {
             "shard open"
         );
         Ok(shard)
+    }
+
+    /// Sets how long the Whisperer's data stored from now on is kept.
+    pub fn set_whisperer_retention(&mut self, whisperer: String, ttl: std::time::Duration) {
+        self.config.whisperer_ttl.insert(whisperer, ttl);
     }
 
     pub fn config(&self) -> &ShardConfig {

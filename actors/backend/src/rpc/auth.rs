@@ -4,20 +4,24 @@ use std::rc::Rc;
 
 use spider_rpc_schema::auth_capnp::{auth, credential, session};
 
+use super::agents::AgentRegistry;
 use super::ingest::Ingest;
 use super::query::Query;
+use crate::registry::Registry;
 use crate::router::Router;
 
 /// The bootstrap capability: nothing else is reachable without logging in.
 pub(crate) struct Auth {
     router: Router,
+    registry: Registry,
     admin_token: String,
 }
 
 impl Auth {
-    pub fn new(router: Router, admin_token: String) -> Self {
+    pub fn new(router: Router, registry: Registry, admin_token: String) -> Self {
         Self {
             router,
+            registry,
             admin_token,
         }
     }
@@ -53,6 +57,7 @@ impl auth::Server for Auth {
         }
         results.get().set_session(capnp_rpc::new_client(Session {
             router: self.router.clone(),
+            registry: self.registry.clone(),
         }));
         Ok(())
     }
@@ -61,6 +66,7 @@ impl auth::Server for Auth {
 /// What a logged-in admin may use.
 struct Session {
     router: Router,
+    registry: Registry,
 }
 
 impl session::Server for Session {
@@ -69,9 +75,10 @@ impl session::Server for Session {
         _: session::IngestParams,
         mut results: session::IngestResults,
     ) -> Result<(), capnp::Error> {
-        results
-            .get()
-            .set_ingest(capnp_rpc::new_client(Ingest::new(self.router.clone())));
+        results.get().set_ingest(capnp_rpc::new_client(Ingest::new(
+            self.router.clone(),
+            self.registry.clone(),
+        )));
         Ok(())
     }
 
@@ -80,9 +87,37 @@ impl session::Server for Session {
         _: session::QueryParams,
         mut results: session::QueryResults,
     ) -> Result<(), capnp::Error> {
+        results.get().set_query(capnp_rpc::new_client(Query::new(
+            self.router.clone(),
+            self.registry.clone(),
+        )));
+        Ok(())
+    }
+
+    async fn agents(
+        self: Rc<Self>,
+        _: session::AgentsParams,
+        mut results: session::AgentsResults,
+    ) -> Result<(), capnp::Error> {
         results
             .get()
-            .set_query(capnp_rpc::new_client(Query::new(self.router.clone())));
+            .set_registry(capnp_rpc::new_client(AgentRegistry::new(
+                self.registry.clone(),
+            )));
+        Ok(())
+    }
+
+    async fn whoami(
+        self: Rc<Self>,
+        _: session::WhoamiParams,
+        mut results: session::WhoamiResults,
+    ) -> Result<(), capnp::Error> {
+        let mut identity = results.get().init_identity();
+        identity.set_role(spider_rpc_schema::auth_capnp::Role::Admin);
+        identity.set_name("admin");
+        let mut scopes = identity.reborrow().init_scopes(1);
+        scopes.set(0, "*");
+        identity.set_expires_at(0);
         Ok(())
     }
 }

@@ -4,11 +4,15 @@ use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
-use spider_rpc_schema::ingest_capnp::{capture_batch, ingest};
-use spider_rpc_schema::{read_dns, read_frame, read_host, read_tcp_session, VIRTUAL_SHARDS};
+use spider_rpc_schema::ingest_capnp::{capture_batch, ingest, usage_batch};
+use spider_rpc_schema::{
+    read_dns, read_frame, read_host, read_tcp_session, read_usage, VIRTUAL_SHARDS,
+};
+use spider_storage::{IngestBatch, ShardRequest, ShardResponse};
 use tokio::sync::Notify;
 
 use super::failed;
+use crate::registry::{DropTotals, Registry};
 use crate::router::Router;
 use crate::worker::CaptureBatch;
 
@@ -19,6 +23,7 @@ use crate::worker::CaptureBatch;
 /// shard), the highest sequence stored.
 pub(crate) struct Ingest {
     router: Router,
+    registry: Registry,
     received: Cell<u64>,
     finished: Cell<u64>,
     progress: Notify,
@@ -26,9 +31,10 @@ pub(crate) struct Ingest {
 }
 
 impl Ingest {
-    pub fn new(router: Router) -> Self {
+    pub fn new(router: Router, registry: Registry) -> Self {
         Self {
             router,
+            registry,
             received: Cell::new(0),
             finished: Cell::new(0),
             progress: Notify::new(),
@@ -46,6 +52,20 @@ impl Ingest {
             return Err(failed(format!("shard {shard} does not exist")));
         }
         let whisperer = batch.get_whisperer()?.to_str()?.to_owned();
+        let drops = if batch.has_drops() {
+            let drops = batch.get_drops()?;
+            Some(DropTotals {
+                kernel: drops.get_kernel_drops(),
+                own: drops.get_own_drops(),
+                limit: drops.get_limit_drops(),
+                skipped_empty_acks: drops.get_skipped_empty_acks(),
+            })
+        } else {
+            None
+        };
+        self.registry
+            .apply_retention(&whisperer, batch.get_retention_ttl())
+            .await;
         let frames = batch
             .get_frames()?
             .iter()
@@ -78,7 +98,7 @@ impl Ingest {
             .send(CaptureBatch {
                 agent: format!("{agent}#{incarnation}#{shard}"),
                 seq: sequence,
-                whisperer,
+                whisperer: whisperer.clone(),
                 frames,
                 sessions,
                 hosts,
@@ -94,10 +114,61 @@ impl Ingest {
             duplicate = outcome.duplicate,
             "batch stored"
         );
+        if let (Some(drops), false) = (drops, outcome.duplicate) {
+            self.registry.add_drops(&whisperer, drops);
+        }
+        self.acknowledge(agent, incarnation, shard, sequence);
+        Ok(())
+    }
+
+    /// A batch of per-minute usage counters, stored by its shard (counters add up).
+    async fn store_usage(&self, batch: usage_batch::Reader<'_>) -> Result<(), capnp::Error> {
+        let id = batch.get_id()?;
+        let agent = id.get_agent()?.to_str()?.to_owned();
+        let incarnation = id.get_incarnation();
+        let sequence = id.get_sequence();
+        let shard = batch.get_shard();
+        if shard >= VIRTUAL_SHARDS {
+            return Err(failed(format!("shard {shard} does not exist")));
+        }
+        let mut stored = IngestBatch::new(
+            format!("usage:{agent}#{incarnation}#{shard}"),
+            sequence,
+            agent.clone(),
+        );
+        stored.usage = batch
+            .get_records()?
+            .iter()
+            .map(read_usage)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(failed)?;
+        let target = &self.router.shards[self.router.local(shard)];
+        match target.send(ShardRequest::Ingest(Box::new(stored))).await {
+            Ok(Ok(ShardResponse::Ingested(_))) => {}
+            Ok(Ok(_)) => return Err(failed("the shard answered something else")),
+            Ok(Err(error)) => return Err(failed(error)),
+            Err(error) => return Err(failed(error)),
+        }
+        self.acknowledge(agent, incarnation, shard, sequence);
+        Ok(())
+    }
+
+    fn acknowledge(&self, agent: String, incarnation: u64, shard: u16, sequence: u64) {
         let mut acked = self.acked.borrow_mut();
         let stored = acked.entry((agent, incarnation, shard)).or_default();
         *stored = (*stored).max(sequence);
-        Ok(())
+    }
+
+    /// Counts a push from its arrival to its end, so that `flush` can wait for it.
+    async fn tracked<F: std::future::Future<Output = Result<(), capnp::Error>>>(
+        &self,
+        push: F,
+    ) -> Result<(), capnp::Error> {
+        self.received.set(self.received.get() + 1);
+        let result = push.await;
+        self.finished.set(self.finished.get() + 1);
+        self.progress.notify_waiters();
+        result
     }
 }
 
@@ -106,11 +177,16 @@ impl ingest::Server for Ingest {
         self: Rc<Self>,
         params: ingest::PushCaptureParams,
     ) -> Result<(), capnp::Error> {
-        self.received.set(self.received.get() + 1);
-        let result = self.store(params.get()?.get_batch()?).await;
-        self.finished.set(self.finished.get() + 1);
-        self.progress.notify_waiters();
-        result
+        let params = params.get()?;
+        self.tracked(self.store(params.get_batch()?)).await
+    }
+
+    async fn push_usage(
+        self: Rc<Self>,
+        params: ingest::PushUsageParams,
+    ) -> Result<(), capnp::Error> {
+        let params = params.get()?;
+        self.tracked(self.store_usage(params.get_batch()?)).await
     }
 
     async fn flush(

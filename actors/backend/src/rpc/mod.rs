@@ -3,6 +3,7 @@
 //! RPC objects are not `Send`: they live on this thread's `LocalSet` and forward work to the
 //! actors through their addresses.
 
+mod agents;
 mod auth;
 mod ingest;
 mod paging;
@@ -15,12 +16,18 @@ use spider_rpc_schema::auth_capnp::auth as auth_schema;
 use tokio::net::TcpListener;
 use tokio_util::compat::TokioAsyncReadCompatExt;
 
+use crate::registry::Registry;
 use crate::router::Router;
 
 /// Accepts connections until the listener fails; each gets its own RPC system.
-pub(crate) async fn serve(listener: TcpListener, router: Router, admin_token: String) {
+pub(crate) async fn serve(
+    listener: TcpListener,
+    router: Router,
+    registry: Registry,
+    admin_token: String,
+) {
     let bootstrap: auth_schema::Client =
-        capnp_rpc::new_client(auth::Auth::new(router, admin_token));
+        capnp_rpc::new_client(auth::Auth::new(router, registry, admin_token));
     loop {
         let (stream, peer) = match listener.accept().await {
             Ok(accepted) => accepted,

@@ -1,7 +1,7 @@
 //! Paging over shards: each shard's newest records (following its own pages), merged newest
 //! first, cut at the limit, with a cursor of (time, records of that time already returned).
 
-use spider_model::{HttpExchange, TcpSessionRecord};
+use spider_model::{DnsRecord, HttpExchange, PacketRecord, TcpSessionRecord};
 use spider_rpc_schema::query_capnp::record_query;
 use spider_storage::{Cursor, Page, ShardRequest, ShardResponse, Stored, TimeRange};
 
@@ -60,6 +60,24 @@ impl Listed for Stored<TcpSessionRecord> {
     }
     fn tie(&self) -> (&str, u64, u32) {
         (&self.whisperer, self.record.id, 0)
+    }
+}
+
+impl Listed for PacketRecord {
+    fn time(&self) -> i64 {
+        self.time
+    }
+    fn tie(&self) -> (&str, u64, u32) {
+        (&self.whisperer, self.session_id, 0)
+    }
+}
+
+impl Listed for Stored<DnsRecord> {
+    fn time(&self) -> i64 {
+        self.record.time
+    }
+    fn tie(&self) -> (&str, u64, u32) {
+        (&self.whisperer, u64::from(self.record.id), 0)
     }
 }
 

@@ -25,7 +25,7 @@ pub fn config(dir: &Path) -> BackendConfig {
         listen: "127.0.0.1:0".parse().unwrap(),
         local_shards: 2,
         admin_token: TOKEN.into(),
-        sync_wal: false,
+        ..BackendConfig::default()
     }
 }
 
@@ -103,6 +103,7 @@ pub async fn try_push(
             whisperer,
             frames: &batch.frames,
             sessions: &batch.sessions,
+            ..CapturePush::default()
         })
         .await
 }

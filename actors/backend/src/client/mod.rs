@@ -1,0 +1,143 @@
+//! A client of a backend node's Cap'n Proto API, for agents, tools and tests.
+//!
+//! Cap'n Proto clients are not `Send`: use it on a `tokio::task::LocalSet`. Methods are grouped
+//! by capability: `ingest` (pushes and acknowledgements), `query` (the query service), `agents`
+//! (registration, status, settings).
+
+mod agents;
+mod ingest_push;
+mod query;
+
+pub use agents::{AgentControl, Registration};
+pub use ingest_push::{Ack, CapturePush, DropCounters, UsagePush};
+pub use query::{
+    Export, ExportTarget, HttpPage, MapEdge, MapNode, NetworkMap, Page, TimelineBucket,
+    UsageGrouping, UsageRequest, UsageRow,
+};
+
+use std::net::SocketAddr;
+
+use capnp_rpc::rpc_twoparty_capnp::Side;
+use capnp_rpc::{twoparty, RpcSystem};
+use futures::AsyncReadExt;
+use spider_rpc_schema::agent_capnp::agent_registry;
+use spider_rpc_schema::auth_capnp::auth;
+use spider_rpc_schema::ingest_capnp::ingest;
+use spider_rpc_schema::query_capnp::{query_service, record_query};
+use spider_rpc_schema::SchemaError;
+use tokio_util::compat::TokioAsyncReadCompatExt;
+
+/// Why a call to the backend failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("cannot connect to {addr}: {source}")]
+    Connect {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("rpc: {0}")]
+    Rpc(#[from] capnp::Error),
+    #[error("schema: {0}")]
+    Schema(#[from] SchemaError),
+    #[error("a batch holds more items than a message can")]
+    TooLarge,
+    #[error("the backend sent text that is not UTF-8")]
+    Utf8(#[from] std::str::Utf8Error),
+}
+
+/// The parameters of a listing query (HTTP exchanges, TCP sessions).
+#[derive(Debug, Clone, Default)]
+pub struct ListRequest {
+    pub from: i64,
+    pub to: i64,
+    pub whisperers: Vec<String>,
+    pub q: Option<String>,
+    pub limit: u32,
+    pub cursor: Option<Vec<u8>>,
+}
+
+/// A logged-in connection.
+pub struct BackendClient {
+    ingest: ingest::Client,
+    query: query_service::Client,
+    registry: agent_registry::Client,
+}
+
+impl std::fmt::Debug for BackendClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("BackendClient")
+    }
+}
+
+fn fill(mut query: record_query::Builder<'_>, request: &ListRequest) -> Result<(), ClientError> {
+    let mut range = query.reborrow().init_range();
+    range.set_from(request.from);
+    range.set_to(request.to);
+    let mut whisperers = query
+        .reborrow()
+        .init_whisperers(len_u32(request.whisperers.len())?);
+    for (index, whisperer) in (0..).zip(&request.whisperers) {
+        whisperers.set(index, whisperer);
+    }
+    if let Some(q) = &request.q {
+        query.set_q(q);
+    }
+    query.set_limit(request.limit);
+    if let Some(cursor) = &request.cursor {
+        query.set_cursor(cursor);
+    }
+    Ok(())
+}
+
+fn len_u32(len: usize) -> Result<u32, ClientError> {
+    u32::try_from(len).map_err(|_| ClientError::TooLarge)
+}
+
+impl BackendClient {
+    /// Connects and logs in with `token`.
+    pub async fn connect(addr: SocketAddr, token: &str) -> Result<Self, ClientError> {
+        let stream = tokio::net::TcpStream::connect(addr)
+            .await
+            .map_err(|source| ClientError::Connect { addr, source })?;
+        let _nodelay = stream.set_nodelay(true);
+        let (reader, writer) = stream.compat().split();
+        let network = Box::new(twoparty::VatNetwork::new(
+            futures::io::BufReader::new(reader),
+            futures::io::BufWriter::new(writer),
+            Side::Client,
+            Default::default(),
+        ));
+        let mut system = RpcSystem::new(network, None);
+        let auth: auth::Client = system.bootstrap(Side::Server);
+        tokio::task::spawn_local(system);
+        let mut login = auth.login_request();
+        login.get().init_credential().set_admin_token(token);
+        let session = login.send().promise.await?.get()?.get_session()?;
+        let ingest = session
+            .ingest_request()
+            .send()
+            .promise
+            .await?
+            .get()?
+            .get_ingest()?;
+        let query = session
+            .query_request()
+            .send()
+            .promise
+            .await?
+            .get()?
+            .get_query()?;
+        let registry = session
+            .agents_request()
+            .send()
+            .promise
+            .await?
+            .get()?
+            .get_registry()?;
+        Ok(Self {
+            ingest,
+            query,
+            registry,
+        })
+    }
+}

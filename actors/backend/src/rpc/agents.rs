@@ -1,0 +1,144 @@
+//! `AgentRegistry` and `Registration`: agents register with their control capability and report
+//! their status; admins list them and change their settings.
+
+use std::rc::Rc;
+
+use spider_model::agent::ConfigAck;
+use spider_rpc_schema::agent_capnp::{agent_registry, registration};
+use spider_rpc_schema::{
+    read_agent_config, read_agent_info, read_agent_status, read_config_ack, write_agent_config,
+    write_agent_summary, write_config_ack,
+};
+
+use super::failed;
+use crate::registry::Registry;
+
+/// The registry capability of a session.
+pub(crate) struct AgentRegistry {
+    registry: Registry,
+}
+
+impl AgentRegistry {
+    pub fn new(registry: Registry) -> Self {
+        Self { registry }
+    }
+}
+
+/// One live registration: dropping it (the agent let it go, or its connection ended)
+/// unregisters the agent.
+struct Registration {
+    registry: Registry,
+    name: String,
+    number: u64,
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        self.registry.unregister(&self.name, self.number);
+    }
+}
+
+impl registration::Server for Registration {
+    async fn report(
+        self: Rc<Self>,
+        params: registration::ReportParams,
+    ) -> Result<(), capnp::Error> {
+        let status = read_agent_status(params.get()?.get_status()?).map_err(failed)?;
+        self.registry.report(&self.name, self.number, status);
+        Ok(())
+    }
+}
+
+impl agent_registry::Server for AgentRegistry {
+    async fn register(
+        self: Rc<Self>,
+        params: agent_registry::RegisterParams,
+        mut results: agent_registry::RegisterResults,
+    ) -> Result<(), capnp::Error> {
+        let params = params.get()?;
+        let info = read_agent_info(params.get_info()?).map_err(failed)?;
+        let control = params.get_control()?;
+        let name = info.name.clone();
+        let (number, config) = self.registry.register(info, control).map_err(failed)?;
+        let mut results = results.get();
+        write_agent_config(results.reborrow().init_config(), &config).map_err(failed)?;
+        results.set_registration(capnp_rpc::new_client(Registration {
+            registry: self.registry.clone(),
+            name,
+            number,
+        }));
+        Ok(())
+    }
+
+    async fn list(
+        self: Rc<Self>,
+        _: agent_registry::ListParams,
+        mut results: agent_registry::ListResults,
+    ) -> Result<(), capnp::Error> {
+        let agents = self.registry.list();
+        let mut list = results
+            .get()
+            .init_agents(u32::try_from(agents.len()).map_err(failed)?);
+        for (index, agent) in (0..).zip(&agents) {
+            write_agent_summary(list.reborrow().get(index), agent).map_err(failed)?;
+        }
+        Ok(())
+    }
+
+    async fn control(
+        self: Rc<Self>,
+        params: agent_registry::ControlParams,
+        mut results: agent_registry::ControlResults,
+    ) -> Result<(), capnp::Error> {
+        let name = params.get()?.get_name()?.to_str()?;
+        let control = self.registry.control(name).map_err(failed)?;
+        results.get().set_control(control);
+        Ok(())
+    }
+
+    async fn set_config(
+        self: Rc<Self>,
+        params: agent_registry::SetConfigParams,
+        mut results: agent_registry::SetConfigResults,
+    ) -> Result<(), capnp::Error> {
+        let params = params.get()?;
+        let name = params.get_name()?.to_str()?.to_owned();
+        let settings = read_agent_config(params.get_config()?)
+            .map_err(failed)?
+            .settings;
+        let (config, control) = self
+            .registry
+            .set_config(&name, settings)
+            .await
+            .map_err(failed)?;
+        let ack = match control {
+            None => ConfigAck {
+                generation: config.generation,
+                accepted: false,
+                error: Some(format!(
+                    "agent {name:?} is not connected: it gets these settings when it registers"
+                )),
+            },
+            Some(control) => {
+                let mut call = control.configure_request();
+                write_agent_config(call.get().init_config(), &config).map_err(failed)?;
+                match call.send().promise.await {
+                    Ok(reply) => read_config_ack(reply.get()?.get_ack()?).map_err(failed)?,
+                    Err(error) => ConfigAck {
+                        generation: config.generation,
+                        accepted: false,
+                        error: Some(format!("agent {name:?} did not answer: {error}")),
+                    },
+                }
+            }
+        };
+        tracing::info!(
+            agent = name,
+            generation = ack.generation,
+            accepted = ack.accepted,
+            "settings pushed"
+        );
+        write_config_ack(results.get().init_ack(), &ack).map_err(failed)?;
+        Ok(())
+    }
+}

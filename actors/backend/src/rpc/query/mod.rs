@@ -1,0 +1,210 @@
+//! `QueryService` over this node's shards: fan out, merge by time (listings), add up
+//! (aggregates), or merge packets (exports). One file per family of methods.
+
+mod aggregates;
+mod export;
+mod listings;
+
+use std::rc::Rc;
+
+use spider_query::RecordKind;
+use spider_rpc_schema::query_capnp::{query_service, record_query};
+use spider_rpc_schema::write_agent_summary;
+use spider_storage::{Cursor, Page, ShardRequest, ShardResponse, StorageError};
+
+use super::failed;
+use super::paging::{merge, newest_of_shard, virtual_missing, Listed, Merged, Window};
+use crate::registry::Registry;
+use crate::router::Router;
+
+pub(crate) struct Query {
+    router: Router,
+    registry: Registry,
+}
+
+impl Query {
+    pub fn new(router: Router, registry: Registry) -> Self {
+        Self { router, registry }
+    }
+
+    /// One page of a listing: every local shard's newest records for `window`, merged.
+    async fn list<T: Listed>(
+        &self,
+        window: &Window,
+        request: impl Fn(Option<Cursor>) -> ShardRequest + Copy,
+        page_of: impl Fn(ShardResponse) -> Option<Page<T>> + Copy,
+    ) -> Result<Merged<T>, capnp::Error> {
+        let answers = futures::future::join_all(
+            self.router
+                .shards
+                .iter()
+                .map(|shard| newest_of_shard(shard, window.shard_limit, request, page_of)),
+        )
+        .await;
+        merge(answers, window)
+    }
+
+    /// Sends `request` to every local shard; returns the answers `take` accepts, and the local
+    /// shards that did not answer.
+    async fn ask_all<T>(
+        &self,
+        request: impl Fn() -> ShardRequest,
+        take: impl Fn(ShardResponse) -> Option<T>,
+    ) -> Result<(Vec<T>, Vec<u16>), capnp::Error> {
+        let answers =
+            futures::future::join_all(self.router.shards.iter().map(|shard| shard.send(request())))
+                .await;
+        let mut found = Vec::new();
+        let mut missing_local = Vec::new();
+        for (local, answer) in answers.into_iter().enumerate() {
+            match answer {
+                Ok(Ok(response)) => match take(response) {
+                    Some(value) => found.push(value),
+                    None => missing_local.push(local),
+                },
+                Ok(Err(error)) => return Err(storage_failed(error)),
+                Err(_) => missing_local.push(local),
+            }
+        }
+        Ok((
+            found,
+            virtual_missing(&missing_local, self.router.shards.len()),
+        ))
+    }
+}
+
+fn storage_failed(error: StorageError) -> capnp::Error {
+    failed(error)
+}
+
+pub(super) fn whisperers_of(query: record_query::Reader<'_>) -> Result<Vec<String>, capnp::Error> {
+    let mut out = Vec::new();
+    for whisperer in query.get_whisperers()? {
+        out.push(whisperer?.to_str()?.to_owned());
+    }
+    Ok(out)
+}
+
+pub(super) fn parsed_q(
+    query: record_query::Reader<'_>,
+    kind: RecordKind,
+) -> Result<Option<spider_query::Query>, capnp::Error> {
+    if !query.has_q() {
+        return Ok(None);
+    }
+    let text = query.get_q()?.to_str()?;
+    if text.trim().is_empty() {
+        return Ok(None);
+    }
+    spider_query::parse(text, kind).map(Some).map_err(failed)
+}
+
+/// Writes a list of virtual shards.
+macro_rules! write_missing {
+    ($init:expr, $missing:expr) => {{
+        let missing = $missing;
+        let mut list = $init(u32::try_from(missing.len()).map_err(failed)?);
+        for (index, shard) in (0..).zip(missing.iter()) {
+            list.set(index, *shard);
+        }
+    }};
+}
+pub(super) use write_missing;
+
+impl query_service::Server for Query {
+    async fn http(
+        self: Rc<Self>,
+        params: query_service::HttpParams,
+        results: query_service::HttpResults,
+    ) -> Result<(), capnp::Error> {
+        self.list_http(params, results).await
+    }
+
+    async fn sessions(
+        self: Rc<Self>,
+        params: query_service::SessionsParams,
+        results: query_service::SessionsResults,
+    ) -> Result<(), capnp::Error> {
+        self.list_sessions(params, results).await
+    }
+
+    async fn packets(
+        self: Rc<Self>,
+        params: query_service::PacketsParams,
+        results: query_service::PacketsResults,
+    ) -> Result<(), capnp::Error> {
+        self.list_packets(params, results).await
+    }
+
+    async fn dns(
+        self: Rc<Self>,
+        params: query_service::DnsParams,
+        results: query_service::DnsResults,
+    ) -> Result<(), capnp::Error> {
+        self.list_dns(params, results).await
+    }
+
+    async fn hosts(
+        self: Rc<Self>,
+        params: query_service::HostsParams,
+        results: query_service::HostsResults,
+    ) -> Result<(), capnp::Error> {
+        self.list_hosts(params, results).await
+    }
+
+    async fn timeline(
+        self: Rc<Self>,
+        params: query_service::TimelineParams,
+        results: query_service::TimelineResults,
+    ) -> Result<(), capnp::Error> {
+        self.http_timeline(params, results).await
+    }
+
+    async fn network_map(
+        self: Rc<Self>,
+        params: query_service::NetworkMapParams,
+        results: query_service::NetworkMapResults,
+    ) -> Result<(), capnp::Error> {
+        self.map(params, results).await
+    }
+
+    async fn usage(
+        self: Rc<Self>,
+        params: query_service::UsageParams,
+        results: query_service::UsageResults,
+    ) -> Result<(), capnp::Error> {
+        self.usage_table(params, results).await
+    }
+
+    async fn export_pcapng(
+        self: Rc<Self>,
+        params: query_service::ExportPcapngParams,
+        results: query_service::ExportPcapngResults,
+    ) -> Result<(), capnp::Error> {
+        self.export(params, results).await
+    }
+
+    async fn agents(
+        self: Rc<Self>,
+        _: query_service::AgentsParams,
+        mut results: query_service::AgentsResults,
+    ) -> Result<(), capnp::Error> {
+        let agents = self.registry.list();
+        let list = results.get().init_list();
+        let mut items = list.init_agents(u32::try_from(agents.len()).map_err(failed)?);
+        for (index, agent) in (0..).zip(&agents) {
+            write_agent_summary(items.reborrow().get(index), agent).map_err(failed)?;
+        }
+        Ok(())
+    }
+
+    async fn inventory(
+        self: Rc<Self>,
+        _: query_service::InventoryParams,
+        _: query_service::InventoryResults,
+    ) -> Result<(), capnp::Error> {
+        Err(capnp::Error::unimplemented(
+            "no Controller inventory is kept by this backend version".into(),
+        ))
+    }
+}
