@@ -201,6 +201,33 @@ fn expired_capture_data_is_purged_and_its_space_freed() {
                     .unwrap();
             }
         }
+        // A Whisperer that asks for an hour's retention itself (its batches carry it).
+        let shift = now - 4 * HOUR - first;
+        for batch in &load {
+            let mut frames = batch.frames.clone();
+            for frame in &mut frames {
+                frame.time += shift;
+            }
+            let mut sessions = batch.sessions.clone();
+            for session in &mut sessions {
+                session.first_packet += shift;
+                session.last_packet += shift;
+            }
+            client
+                .push_capture(CapturePush {
+                    agent: "own-ttl",
+                    incarnation: 1,
+                    sequence: batch.sequence,
+                    shard: batch.shard,
+                    whisperer: "own-ttl",
+                    frames: &frames,
+                    sessions: &sessions,
+                    retention_ttl: HOUR,
+                    ..CapturePush::default()
+                })
+                .await
+                .unwrap();
+        }
         client.flush().await.unwrap();
     });
     node.flush().unwrap();
@@ -232,6 +259,7 @@ fn expired_capture_data_is_purged_and_its_space_freed() {
         let short = client.http_all(of("short")).await.unwrap().len()
             + client.sessions_all(of("short")).await.unwrap().len()
             + client.packets(&of("short")).await.unwrap().items.len();
+        let short = short + client.http_all(of("own-ttl")).await.unwrap().len();
         let long = client.http_all(of("long")).await.unwrap().len();
         (short, long)
     });
