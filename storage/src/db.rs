@@ -18,8 +18,10 @@ pub(crate) const CF_DNS: &str = "dns";
 pub(crate) const CF_USAGE: &str = "usage";
 pub(crate) const CF_BATCHES: &str = "batches";
 pub(crate) const CF_META: &str = "meta";
+pub(crate) const CF_TIMELINE_ROLLUP: &str = "timeline_rollup";
+pub(crate) const CF_MAP_ROLLUP: &str = "map_rollup";
 
-pub(crate) const ALL_CFS: [&str; 9] = [
+pub(crate) const ALL_CFS: [&str; 11] = [
     CF_PACKETS,
     CF_SESSIONS,
     CF_SESSION_IDS,
@@ -29,6 +31,8 @@ pub(crate) const ALL_CFS: [&str; 9] = [
     CF_USAGE,
     CF_BATCHES,
     CF_META,
+    CF_TIMELINE_ROLLUP,
+    CF_MAP_ROLLUP,
 ];
 
 /// How a column family is read, which decides its options.
@@ -45,7 +49,9 @@ enum Access {
 fn cf_options(name: &str, cache: &Cache) -> Options {
     let access = match name {
         CF_PACKETS => Access::ScanPrecompressed,
-        CF_HTTP | CF_DNS | CF_USAGE | CF_SESSIONS => Access::Scan,
+        CF_HTTP | CF_DNS | CF_USAGE | CF_SESSIONS | CF_TIMELINE_ROLLUP | CF_MAP_ROLLUP => {
+            Access::Scan
+        }
         _ => Access::Point,
     };
     let mut table = BlockBasedOptions::default();
@@ -78,6 +84,8 @@ fn cf_options(name: &str, cache: &Cache) -> Options {
             options.set_merge_operator_associative("spider_session_newest", merge::session_merge);
         }
         CF_HOSTS => options.set_merge_operator_associative("spider_host_span", merge::host_merge),
+        CF_TIMELINE_ROLLUP | CF_MAP_ROLLUP => options
+            .set_merge_operator_associative("spider_counters_add", crate::shard::counters_merge),
         _ => {}
     }
     options

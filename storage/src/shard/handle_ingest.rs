@@ -193,6 +193,7 @@ impl Shard {
             .ok_or_else(|| StorageError::InvalidRequest("whisperer without class".into()))?;
         let mut counts = IngestCounts::default();
         let (spans, keys) = self.put_http(wb, batch, class, &mut counts)?;
+        self.put_rollups(wb, batch, class)?;
         self.put_sessions(wb, &batch.whisperer, &batch.sessions, class, &mut counts)?;
         self.put_packets(wb, batch, classes, seq, &mut counts)?;
         self.put_hosts(wb, batch, &mut counts)?;

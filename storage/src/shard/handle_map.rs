@@ -13,7 +13,7 @@ use crate::index::collect::{merge_maps, EdgeSums, MapCollector};
 use crate::index::schema::ip6;
 use crate::index::search::in_time_range;
 use crate::index::{translate, MapCounts};
-use crate::types::{HttpQuery, MapEdge, MapNode, MapRequest, NetworkMap};
+use crate::types::{HttpQuery, MapEdge, MapNode, MapRequest, NetworkMap, TimeRange};
 
 impl Shard {
     pub fn network_map(&self, request: &MapRequest) -> Result<NetworkMap> {
@@ -40,21 +40,40 @@ impl Shard {
                     true
                 })?;
             }
-            other => {
-                let query: Box<dyn Query> = other.map_or(Box::new(AllQuery), |t| t.query);
-                let query = self.with_whisperers(&request.whisperers, query);
-                let bounded = in_time_range(
-                    query.as_ref(),
-                    self.index.fields().time,
-                    range.from,
-                    range.to,
-                );
-                for (_, searcher) in self.index.overlapping(range.from, range.to) {
-                    merge_maps(&mut edges, searcher.search(&bounded, &MapCollector)?);
+            None => match self.map_from_rollup(range, &request.whisperers)? {
+                Some((rollup, covered)) => {
+                    edges = rollup;
+                    let query = self.with_whisperers(&request.whisperers, Box::new(AllQuery));
+                    for edge in [
+                        TimeRange::new(range.from, covered.from),
+                        TimeRange::new(covered.to, range.to),
+                    ] {
+                        if edge.from < edge.to {
+                            merge_maps(&mut edges, self.map_by_index(query.as_ref(), edge)?);
+                        }
+                    }
                 }
+                None => {
+                    let query = self.with_whisperers(&request.whisperers, Box::new(AllQuery));
+                    edges = self.map_by_index(query.as_ref(), range)?;
+                }
+            },
+            Some(translation) => {
+                let query = self.with_whisperers(&request.whisperers, translation.query);
+                edges = self.map_by_index(query.as_ref(), range)?;
             }
         }
         self.assemble_map(edges)
+    }
+
+    /// The map of what `query` finds in `range`, counted on the index's fast fields.
+    fn map_by_index(&self, query: &dyn Query, range: TimeRange) -> Result<MapCounts> {
+        let bounded = in_time_range(query, self.index.fields().time, range.from, range.to);
+        let mut edges = MapCounts::new();
+        for (_, searcher) in self.index.overlapping(range.from, range.to) {
+            merge_maps(&mut edges, searcher.search(&bounded, &MapCollector)?);
+        }
+        Ok(edges)
     }
 
     fn assemble_map(&self, edges: MapCounts) -> Result<NetworkMap> {

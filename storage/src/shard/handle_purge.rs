@@ -8,14 +8,22 @@ use super::Shard;
 use crate::codec::decode;
 use crate::config::nanos;
 use crate::db::{
-    cf, CF_BATCHES, CF_DNS, CF_HOSTS, CF_HTTP, CF_PACKETS, CF_SESSIONS, CF_SESSION_IDS, CF_USAGE,
+    cf, CF_BATCHES, CF_DNS, CF_HOSTS, CF_HTTP, CF_MAP_ROLLUP, CF_PACKETS, CF_SESSIONS,
+    CF_SESSION_IDS, CF_TIMELINE_ROLLUP, CF_USAGE,
 };
 use crate::error::Result;
 use crate::keys::{log_key, session_id_key, session_of, time_be, time_prefix};
 use crate::types::{PurgeReport, ShardEvent};
 
 /// Data kinds keyed by `class · time`.
-const TIME_KEYED: [&str; 4] = [CF_HTTP, CF_SESSIONS, CF_PACKETS, CF_DNS];
+const TIME_KEYED: [&str; 6] = [
+    CF_HTTP,
+    CF_SESSIONS,
+    CF_PACKETS,
+    CF_DNS,
+    CF_TIMELINE_ROLLUP,
+    CF_MAP_ROLLUP,
+];
 
 impl Shard {
     /// Deletes what is past its retention at `now`, compacts the deleted ranges so that the

@@ -37,11 +37,18 @@ impl Shard {
         })?;
         let expr = request.query.as_ref().and_then(|q| q.expr.as_ref());
         let translation = expr.map(|expr| translate(self.index.fields(), expr));
-        let counts = match translation {
-            Some(translation) if !translation.exact => {
+        let rollup = match translation {
+            None => {
+                self.timeline_from_rollup(range, request.bucket_ns, buckets, &request.whisperers)?
+            }
+            Some(_) => None,
+        };
+        let counts = match (rollup, translation) {
+            (Some(counts), _) => counts,
+            (None, Some(translation)) if !translation.exact => {
                 self.timeline_by_records(request, buckets)?
             }
-            other => {
+            (None, other) => {
                 let query: Box<dyn Query> = other.map_or(Box::new(AllQuery), |t| t.query);
                 let query = self.with_whisperers(&request.whisperers, query);
                 let collector = TimelineCollector {

@@ -10,7 +10,9 @@ mod handle_ingest;
 mod handle_map;
 mod handle_packets;
 mod handle_pcap;
+mod rollup;
 pub use handle_pcap::write_pcapng;
+pub(crate) use rollup::counters_merge;
 mod handle_purge;
 mod handle_sessions;
 mod handle_timeline;
@@ -91,6 +93,7 @@ impl Shard {
             searchable,
         };
         shard.recover(&broken)?;
+        shard.ensure_rollups()?;
         tracing::info!(
             path = %shard.config.path.display(),
             last_seq = shard.last_seq,

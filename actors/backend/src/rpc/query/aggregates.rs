@@ -25,7 +25,8 @@ const MAX_TIMELINE_BUCKETS: u32 = 10_000;
 const DEFAULT_USAGE_ROWS: usize = 10_000;
 const MAX_USAGE_ROWS: usize = 100_000;
 
-const MINUTE_NS: i64 = 60_000_000_000;
+const SECOND_NS: i64 = 1_000_000_000;
+const MINUTE_NS: i64 = 60 * SECOND_NS;
 
 impl Query {
     pub(super) async fn http_timeline(
@@ -41,13 +42,26 @@ impl Query {
         }
         let query = params.get_query()?;
         let range = query.get_range()?;
-        let (from, to) = (range.get_from(), range.get_to());
+        let (mut from, to) = (range.get_from(), range.get_to());
         let buckets = i128::from(params.get_buckets().clamp(1, MAX_TIMELINE_BUCKETS));
         let span = i128::from(to) - i128::from(from);
         if span <= 0 {
             return Err(failed("a timeline needs a non-empty range"));
         }
-        let width = i64::try_from((span + buckets - 1) / buckets).map_err(failed)?;
+        let mut width = i64::try_from((span + buckets - 1) / buckets).map_err(failed)?;
+        // Buckets of whole seconds from a whole second are counted on the shards' rollups
+        // (a few rows per second) instead of every exchange: the first bucket then starts up
+        // to a second before the range.
+        if width >= SECOND_NS {
+            let second = i128::from(SECOND_NS);
+            let aligned = i128::from(from).div_euclid(second) * second;
+            let whole = (i128::from(to) - aligned + buckets * second - 1) / (buckets * second);
+            if let (Ok(aligned), Ok(whole)) =
+                (i64::try_from(aligned), i64::try_from(whole * second))
+            {
+                (from, width) = (aligned, whole);
+            }
+        }
         let request = TimelineRequest {
             range: TimeRange { from, to },
             bucket_ns: width,
