@@ -184,5 +184,11 @@ interface Ingest {
   # it every second or so, and before they exit.
 
   pushInventory @4 (batch :InventoryBatch) -> stream;
+
+  acknowledged @5 (agent :Text, incarnation :UInt64) -> (acked :List(BatchAck));
+  # What this backend holds durably of one incarnation of an agent, whatever connection sent it:
+  # per shard, the highest sequence stored (every batch before it is stored too, since a batch
+  # after a gap is refused). An agent that reconnects resumes after it instead of resending
+  # everything it had not seen acknowledged.
   # A Controller's inventory snapshot or delta.
 }

@@ -86,6 +86,12 @@ impl Handler<ShardRequest> for ShardActor {
                 shard.set_whisperer_retention(whisperer, ttl);
                 ShardResponse::Done
             }
+            ShardRequest::LastBatches { agents } => ShardResponse::LastBatches(
+                agents
+                    .iter()
+                    .map(|agent| shard.last_batch(agent))
+                    .collect::<Result<_, _>>()?,
+            ),
             ShardRequest::Purge { now } => ShardResponse::Purged(shard.purge(now)?),
             ShardRequest::CommitIndex => {
                 shard.commit_index()?;

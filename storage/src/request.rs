@@ -37,6 +37,10 @@ pub enum ShardRequest {
         whisperer: String,
         ttl: std::time::Duration,
     },
+    /// The highest stored sequence of each ingest key (see `Shard::last_batch`).
+    LastBatches {
+        agents: Vec<String>,
+    },
     /// Purge as of `now` (epoch ns); the actor also purges on its own timer.
     Purge {
         now: i64,
@@ -78,6 +82,7 @@ pub enum ShardResponse {
     Pcap(PcapExport),
     ExportedPackets(PacketExport),
     Purged(PurgeReport),
+    LastBatches(Vec<Option<u64>>),
     Done,
     Listeners {
         events: broadcast::Receiver<ShardEvent>,

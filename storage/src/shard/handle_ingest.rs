@@ -58,6 +58,22 @@ impl Shard {
         }
     }
 
+    /// The highest sequence stored of `agent` (an ingest key: sender, incarnation and shard),
+    /// if any: since a batch after a gap is refused, every batch up to it is stored (or purged).
+    pub fn last_batch(&self, agent: &str) -> Result<Option<u64>> {
+        let end = batch_key(agent, u64::MAX);
+        let prefix = &end[..end.len() - 8];
+        let batches = cf(&self.db, CF_BATCHES)?;
+        let mut iter = self.db.raw_iterator_cf(batches);
+        iter.seek_for_prev(&end);
+        Ok(iter
+            .key()
+            .filter(|key| key.len() == end.len() && key.starts_with(prefix))
+            .and_then(|key| key.get(prefix.len()..))
+            .and_then(|seq| <[u8; 8]>::try_from(seq).ok())
+            .map(u64::from_be_bytes))
+    }
+
     /// Stores a batch and acknowledges it. When this returns `Ok`, the batch is in the WAL (see
     /// `WalSync` for what survives what). A batch whose `(agent, seq)` is already stored is
     /// acknowledged with its original shard seq and `duplicate: true`, and nothing is written.

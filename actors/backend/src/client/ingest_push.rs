@@ -113,6 +113,29 @@ impl BackendClient {
         Ok(())
     }
 
+    /// What the backend holds durably of one incarnation of an agent, whatever connection sent
+    /// it: per shard, the highest sequence stored (resume after it when reconnecting).
+    pub async fn acknowledged(
+        &self,
+        agent: &str,
+        incarnation: u64,
+    ) -> Result<Vec<Ack>, ClientError> {
+        let mut call = self.ingest.acknowledged_request();
+        call.get().set_agent(agent);
+        call.get().set_incarnation(incarnation);
+        let reply = call.send().promise.await?;
+        let mut acks = Vec::new();
+        for ack in reply.get()?.get_acked()? {
+            acks.push(Ack {
+                agent: ack.get_agent()?.to_str()?.to_owned(),
+                incarnation: ack.get_incarnation(),
+                shard: ack.get_shard(),
+                sequence: ack.get_sequence(),
+            });
+        }
+        Ok(acks)
+    }
+
     /// Waits for every push before it and returns what is durably stored.
     pub async fn flush(&self) -> Result<Vec<Ack>, ClientError> {
         let reply = self.ingest.flush_request().send().promise.await?;

@@ -189,6 +189,62 @@ impl ingest::Server for Ingest {
         self.tracked(self.store_usage(params.get_batch()?)).await
     }
 
+    async fn acknowledged(
+        self: Rc<Self>,
+        params: ingest::AcknowledgedParams,
+        mut results: ingest::AcknowledgedResults,
+    ) -> Result<(), capnp::Error> {
+        let params = params.get()?;
+        let agent = params.get_agent()?.to_str()?.to_owned();
+        let incarnation = params.get_incarnation();
+        let shards = self.router.shards.len().max(1);
+        let mut asked: Vec<Vec<u16>> = vec![Vec::new(); shards];
+        for virtual_shard in 0..VIRTUAL_SHARDS {
+            asked[self.router.local(virtual_shard)].push(virtual_shard);
+        }
+        let requests = self
+            .router
+            .shards
+            .iter()
+            .zip(&asked)
+            .map(|(shard, virtual_shards)| {
+                let agents = virtual_shards
+                    .iter()
+                    .map(|v| format!("{agent}#{incarnation}#{v}"))
+                    .collect();
+                shard.send(ShardRequest::LastBatches { agents })
+            });
+        let mut acked = Vec::new();
+        for (answer, virtual_shards) in futures::future::join_all(requests)
+            .await
+            .into_iter()
+            .zip(&asked)
+        {
+            match answer {
+                Ok(Ok(ShardResponse::LastBatches(last))) => {
+                    for (shard, sequence) in virtual_shards.iter().zip(last) {
+                        if let Some(sequence) = sequence {
+                            acked.push((*shard, sequence));
+                        }
+                    }
+                }
+                Ok(Err(error)) => return Err(failed(error)),
+                _ => return Err(failed("a storage shard did not answer")),
+            }
+        }
+        let mut list = results
+            .get()
+            .init_acked(u32::try_from(acked.len()).map_err(failed)?);
+        for (index, (shard, sequence)) in (0..).zip(acked) {
+            let mut ack = list.reborrow().get(index);
+            ack.set_agent(&agent);
+            ack.set_incarnation(incarnation);
+            ack.set_shard(shard);
+            ack.set_sequence(sequence);
+        }
+        Ok(())
+    }
+
     async fn flush(
         self: Rc<Self>,
         _: ingest::FlushParams,
