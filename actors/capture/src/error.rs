@@ -6,9 +6,7 @@ use std::io;
 #[derive(Debug, thiserror::Error)]
 pub enum CaptureError {
     /// `socket(AF_PACKET)` was refused: the process is not root and lacks `CAP_NET_RAW`.
-    #[error(
-        "opening a packet socket for interface {interface} needs root or CAP_NET_RAW: {source}"
-    )]
+    #[error("opening a packet socket for interface {interface} needs root or CAP_NET_RAW")]
     PermissionDenied {
         /// The interface the capture was for (`any` for all interfaces).
         interface: String,
@@ -16,7 +14,7 @@ pub enum CaptureError {
         source: io::Error,
     },
     /// The interface name does not resolve to an index in the current network namespace.
-    #[error("interface {interface} does not exist: {source}")]
+    #[error("interface {interface} does not exist")]
     NoSuchInterface {
         /// The name that was looked up.
         interface: String,
@@ -38,7 +36,7 @@ pub enum CaptureError {
         reason: String,
     },
     /// A system call failed.
-    #[error("{operation} failed for interface {interface}: {source}")]
+    #[error("{operation} failed for interface {interface}")]
     Sys {
         /// The call or socket option, e.g. `setsockopt(PACKET_RX_RING)`.
         operation: &'static str,
@@ -48,7 +46,7 @@ pub enum CaptureError {
         source: io::Error,
     },
     /// Entering a network namespace failed.
-    #[error("entering network namespace {path}: {source}")]
+    #[error("entering network namespace {path}")]
     Namespace {
         /// The namespace file (e.g. `/run/netns/NAME`).
         path: String,
