@@ -5,5 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/env.sh
 scripts/install-deps.sh run
+(cd frontend && npx vite build --logLevel warn)
 cargo build --release --locked --bin spider
+export SPIDER_UI_DIR=$PWD/frontend/dist
 exec "$CARGO_TARGET_DIR/release/spider" up "$@"

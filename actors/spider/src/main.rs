@@ -5,6 +5,11 @@
 
 mod analyze;
 mod backend;
+mod controller;
+mod gateway;
+mod gocipher;
+mod up;
+mod whisperer;
 
 use std::process::ExitCode;
 
@@ -34,24 +39,17 @@ enum Command {
         kind: Option<String>,
     },
     /// Run every role in one process, with embedded storage in a local folder.
-    Up(RoleArgs),
+    Up(up::UpArgs),
     /// Run a backend node: ingest from agents, storage shards, the query API.
     Backend(backend::BackendArgs),
     /// Run the gateway: REST API, WebSocket and the web UI.
-    Gateway(RoleArgs),
+    Gateway(gateway::GatewayArgs),
     /// Run a Whisperer: capture packets on interfaces and stream them to the backend.
-    Whisperer(RoleArgs),
+    Whisperer(whisperer::WhispererArgs),
     /// Run a Gocipher: count network usage per minute with eBPF.
-    Gocipher(RoleArgs),
+    Gocipher(gocipher::GocipherArgs),
     /// Run a Controller: Kubernetes inventory, usage enrichment, Whisperer attachment.
-    Controller(RoleArgs),
-}
-
-/// Arguments of the roles that are not built yet, kept so that their help stays honest.
-#[derive(Debug, clap::Args)]
-struct RoleArgs {
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
-    rest: Vec<String>,
+    Controller(controller::ControllerArgs),
 }
 
 fn main() -> ExitCode {
@@ -66,12 +64,12 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Analyze(args) => analyze::run(args),
         Command::Schema { kind } => print_schema(kind.as_deref()),
-        Command::Up(_) => not_built("up", "the backend node (issue 3) and the gateway (issue 7)"),
+        Command::Up(args) => up::run(args),
         Command::Backend(args) => backend::run(args),
-        Command::Gateway(_) => not_built("gateway", "the gateway and UI (issue 7)"),
-        Command::Whisperer(_) => not_built("whisperer", "the Whisperer (issue 4)"),
-        Command::Gocipher(_) => not_built("gocipher", "the Gocipher (issue 5)"),
-        Command::Controller(_) => not_built("controller", "the Controller (issue 6)"),
+        Command::Gateway(args) => gateway::run(args),
+        Command::Whisperer(args) => whisperer::run(args),
+        Command::Gocipher(args) => gocipher::run(args),
+        Command::Controller(args) => controller::run(args),
     };
     match result {
         Ok(code) => code,
@@ -99,8 +97,4 @@ fn print_schema(kind: Option<&str>) -> anyhow::Result<ExitCode> {
     };
     println!("{}", serde_json::to_string_pretty(&schema)?);
     Ok(ExitCode::SUCCESS)
-}
-
-fn not_built(role: &str, needs: &str) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("`spider {role}` is not available in this build yet: it needs {needs}")
 }

@@ -141,12 +141,17 @@ fn garbage_and_missing_files_are_clear_errors() {
 }
 
 #[test]
-fn roles_not_built_yet_say_so() {
-    let output = spider().arg("gateway").output().unwrap();
+fn a_role_with_a_missing_token_file_says_which() {
+    let output = spider()
+        .args(["gateway", "--listen", "127.0.0.1:0", "--token-file"])
+        .arg("/nonexistent/spider.token")
+        .env_remove("SPIDER_GATEWAY_TOKEN_FILE")
+        .output()
+        .unwrap();
     assert_eq!(output.status.code(), Some(1));
     assert!(String::from_utf8(output.stderr)
         .unwrap()
-        .contains("issue 7"));
+        .contains("cannot read the token file /nonexistent/spider.token"));
 }
 
 #[test]

@@ -1,0 +1,193 @@
+//! `spider whisperer`: capture on interfaces (or replay a file) and stream to a backend node,
+//! until interrupted (or, for a file, until everything is acknowledged).
+
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use spider_whisperer::{
+    CaptureSettings, FileSource, Interface, LiveSource, Pacing, Source, SpillConfig, Whisperer,
+    WhispererConfig,
+};
+
+/// How a file is replayed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Speed {
+    /// At the pace of the capture's own timestamps.
+    Realtime,
+    /// As fast as the backend takes it.
+    Topspeed,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct WhispererArgs {
+    /// The backend node's Cap'n Proto address (HOST:PORT).
+    #[arg(long, env = "SPIDER_BACKEND")]
+    pub backend: String,
+    /// The token to log in with (or --token-file, or SPIDER_TOKEN).
+    #[arg(long, env = "SPIDER_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// A file holding the token (e.g. DIR/admin.token of `spider up`).
+    #[arg(long, conflicts_with = "token")]
+    pub token_file: Option<PathBuf>,
+    /// The Whisperer's name, as its records show it. Default: the host name.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// An interface to capture on (repeatable); `any` for all of them.
+    #[arg(long = "iface", value_name = "IFACE")]
+    pub ifaces: Vec<String>,
+    /// A pcap filter expression run in the kernel, e.g. `tcp port 80`.
+    #[arg(long)]
+    pub filter: Option<String>,
+    /// Bytes kept per frame.
+    #[arg(long, default_value_t = 262_144)]
+    pub snaplen: u32,
+    /// Put the interfaces in promiscuous mode.
+    #[arg(long)]
+    pub promisc: bool,
+    /// Capture threads per interface (PACKET_FANOUT by flow).
+    #[arg(long, default_value_t = 1)]
+    pub workers: usize,
+    /// Ring memory per capture socket, in bytes.
+    #[arg(long, default_value_t = 32 << 20)]
+    pub ring_bytes: u64,
+    /// Replay this capture file instead of capturing live.
+    #[arg(long, conflicts_with = "ifaces")]
+    pub pcap: Option<PathBuf>,
+    /// How fast --pcap is replayed.
+    #[arg(long, value_enum, default_value_t = Speed::Topspeed)]
+    pub speed: Speed,
+    /// Memory for batches not yet acknowledged by the backend, in bytes (32 MiB: about 0.3 s of
+    /// 100k packets/s; give --spill-dir to ride out longer backend outages).
+    #[arg(long, default_value_t = 32 << 20)]
+    pub buffer_bytes: u64,
+    /// A folder for batches that do not fit in memory (bounded by --spill-bytes).
+    #[arg(long)]
+    pub spill_dir: Option<PathBuf>,
+    /// Bytes on disk at most in --spill-dir.
+    #[arg(long, default_value_t = 1 << 30)]
+    pub spill_bytes: u64,
+    /// Bytes on the wire captured per minute at most (0: no limit).
+    #[arg(long, default_value_t = 0)]
+    pub throughput_limit: u64,
+    /// CPU the Whisperer may use, in percent of one core (0: no limit).
+    #[arg(long, default_value_t = 0.0)]
+    pub cpu_budget: f32,
+    /// Do not send bare TCP ACKs (they are still tracked and counted).
+    #[arg(long)]
+    pub skip_empty_acks: bool,
+    /// Seconds between status lines on stderr.
+    #[arg(long, default_value_t = 5)]
+    pub status_every: u64,
+}
+
+fn resolve(backend: &str) -> anyhow::Result<SocketAddr> {
+    backend
+        .to_socket_addrs()
+        .with_context(|| format!("--backend {backend}: not a HOST:PORT address"))?
+        .next()
+        .with_context(|| format!("--backend {backend}: the name resolves to no address"))
+}
+
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|name| name.trim().to_owned())
+        .ok()
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| "whisperer".to_owned())
+}
+
+/// The configuration the arguments describe (shared with `spider up`).
+pub fn config_of(args: &WhispererArgs) -> anyhow::Result<WhispererConfig> {
+    let backend = resolve(&args.backend)?;
+    let token = match (&args.token, &args.token_file) {
+        (Some(token), _) => token.clone(),
+        (None, Some(path)) => std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read the token file {}", path.display()))?
+            .trim()
+            .to_owned(),
+        (None, None) => bail!("a token is needed: --token, --token-file or SPIDER_TOKEN"),
+    };
+    let source = match &args.pcap {
+        Some(path) => Source::File(FileSource {
+            path: path.clone(),
+            pacing: match args.speed {
+                Speed::Realtime => Pacing::Realtime,
+                Speed::Topspeed => Pacing::Topspeed,
+            },
+        }),
+        None => {
+            if args.ifaces.is_empty() {
+                bail!("nothing to capture: give --iface IFACE (or `any`), or --pcap FILE");
+            }
+            let mut live =
+                LiveSource::new(args.ifaces.iter().map(|i| Interface::parse(i)).collect());
+            live.snap_len = args.snaplen;
+            live.promiscuous = args.promisc;
+            live.workers = args.workers;
+            live.ring_bytes = args.ring_bytes;
+            Source::Live(live)
+        }
+    };
+    let name = args.name.clone().unwrap_or_else(host_name);
+    let mut config = WhispererConfig::new(name, backend, token, source);
+    config.settings = CaptureSettings {
+        capture: true,
+        filter: args.filter.clone(),
+        throughput_limit: args.throughput_limit,
+        cpu_budget: args.cpu_budget,
+        skip_empty_acks: args.skip_empty_acks,
+    };
+    config.buffer.memory_bytes = args.buffer_bytes;
+    config.buffer.spill = args.spill_dir.as_ref().map(|dir| SpillConfig {
+        dir: dir.clone(),
+        max_bytes: args.spill_bytes,
+    });
+    config.status_interval = Duration::from_secs(args.status_every.max(1));
+    Ok(config)
+}
+
+pub fn run(args: WhispererArgs) -> anyhow::Result<ExitCode> {
+    let config = config_of(&args)?;
+    let file_mode = matches!(config.source, Source::File(_));
+    let name = config.name.clone();
+    let handle = Whisperer::start(config).context("the whisperer did not start")?;
+    eprintln!("spider whisperer {name}: started");
+    let stopper = handle.stopper();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start a runtime")?;
+    // Ctrl-C stops the capture (and, for a file, the replay); the buffer is then drained.
+    let signals = std::thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || {
+            if runtime.block_on(tokio::signal::ctrl_c()).is_ok() {
+                eprintln!("spider whisperer: stopping");
+                stopper.stop();
+            }
+        })
+        .context("cannot start a thread")?;
+    drop(signals);
+    let report = handle.wait();
+    let counters = report.counters;
+    eprintln!(
+        "spider whisperer {name}: {} frames seen, {} delivered, {} dropped (buffer full), {} by limits, {} by the kernel",
+        counters.packets_seen,
+        counters.frames_acked,
+        counters.own_drop_frames,
+        counters.limit_drops,
+        counters.kernel_drops,
+    );
+    if let Some(error) = report.source_error {
+        eprintln!("spider whisperer: error: {error}");
+        return Ok(ExitCode::FAILURE);
+    }
+    if file_mode && !report.delivered {
+        eprintln!("spider whisperer: not everything reached the backend");
+        return Ok(ExitCode::FAILURE);
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,186 @@
+//! A backend node and a gateway in one process, with capture files imported: for the browser tests
+//! and for trying the UI before `spider up` exists.
+//!
+//! `cargo run -p spider-gateway --example demo -- [--ui DIR] [--listen ADDR] FILE…` prints one JSON
+//! line `{"url", "token"}` once everything is imported and searchable, and runs until its standard
+//! input closes. `--usage-fixture` also pushes per-minute usage counters of a small made-up cluster
+//! as a Gocipher enriched by a Controller would (test data for the cluster map, labelled as such).
+#![allow(clippy::unwrap_used)]
+
+use std::io::{Read, Write};
+use std::time::Duration;
+
+use spider_backend::{BackendConfig, BackendNode};
+use spider_gateway::bridge::Bridge;
+use spider_gateway::routes::import::import_capture;
+use spider_gateway::{Gateway, GatewayConfig};
+
+fn main() {
+    let mut ui = None;
+    let mut listen = "127.0.0.1:0".to_owned();
+    let mut files = Vec::new();
+    let mut usage_fixture = false;
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--ui" => ui = args.next().map(std::path::PathBuf::from),
+            "--listen" => listen = args.next().unwrap(),
+            "--usage-fixture" => usage_fixture = true,
+            _ => files.push(std::path::PathBuf::from(arg)),
+        }
+    }
+    let token = "demo-admin-token-0123456789".to_owned();
+    let dir = tempfile::tempdir().unwrap();
+    let node = BackendNode::start(BackendConfig {
+        data_dir: dir.path().to_owned(),
+        listen: "127.0.0.1:0".parse().unwrap(),
+        local_shards: 2,
+        admin_token: token.clone(),
+        sync_wal: false,
+        ..BackendConfig::default()
+    })
+    .unwrap();
+    let mut config = GatewayConfig::new(listen.parse().unwrap(), node.local_addr(), token.clone());
+    config.ui_dir = ui;
+    config.live_interval = Duration::from_millis(500);
+    let gateway = Gateway::start(config).unwrap();
+    let (bridge, _thread) =
+        Bridge::start(node.local_addr(), token.clone(), Duration::from_secs(300)).unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    for file in &files {
+        let bytes = std::fs::read(file).unwrap();
+        let name = file.file_stem().unwrap().to_string_lossy().into_owned();
+        let imported = runtime
+            .block_on(import_capture(&bridge, &name, bytes.into()))
+            .unwrap();
+        eprintln!(
+            "imported {} frames as {}",
+            imported.frames, imported.whisperer
+        );
+    }
+    if usage_fixture {
+        runtime.block_on(push_usage_fixture(&bridge));
+    }
+    node.commit_indexes().unwrap();
+    drop(bridge);
+    let url = format!("http://{}/", gateway.local_addr());
+    println!("{}", serde_json::json!({"url": url, "token": token}));
+    std::io::stdout().flush().unwrap();
+    let mut sink = Vec::new();
+    let _eof = std::io::stdin().read_to_end(&mut sink);
+    gateway.stop();
+    node.stop();
+}
+
+/// Usage counters of a test cluster: namespace `shop` with 12 workloads (collapsed when not
+/// selected), `billing`, nodes, an external peer and an internal unidentified IP.
+async fn push_usage_fixture(bridge: &Bridge) {
+    use spider_backend::client::UsagePush;
+    use spider_model::{UsageRecord, WorkloadRef};
+    let minute = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as i64
+        / 60_000_000_000
+        * 60_000_000_000;
+    let workload = |ns: &str, name: &str, node: &str| WorkloadRef {
+        namespace: Some(ns.into()),
+        kind: Some("Deployment".into()),
+        workload: Some(name.into()),
+        pod: Some(format!("{name}-7d9f")),
+        node: Some(node.into()),
+    };
+    let class = |kind: &str| WorkloadRef {
+        kind: Some(kind.into()),
+        ..WorkloadRef::default()
+    };
+    let mut records = Vec::new();
+    let mut add =
+        |src: String, dst: String, bytes: u64, src_ref: WorkloadRef, dst_ref: WorkloadRef| {
+            records.push(UsageRecord {
+                minute,
+                src: src.parse().unwrap(),
+                dst: dst.parse().unwrap(),
+                proto: "tcp".into(),
+                port: 8080,
+                bytes,
+                messages: bytes / 100 + 1,
+                wire_bytes: bytes + 400,
+                packets: bytes / 1000 + 2,
+                reporter: "gocipher-fixture".into(),
+                receive_side: false,
+                src_workload: Some(src_ref),
+                dst_workload: Some(dst_ref),
+                pid: None,
+                command: None,
+                container: None,
+            });
+        };
+    for i in 0..12_u64 {
+        add(
+            format!("10.1.0.{}", 10 + i),
+            "10.2.0.5".into(),
+            1000 * (i + 1),
+            workload("shop", &format!("shop-svc-{i}"), "node-a"),
+            workload("billing", "ledger", "node-b"),
+        );
+    }
+    add(
+        "10.2.0.5".into(),
+        "10.2.0.6".into(),
+        5000,
+        workload("billing", "ledger", "node-b"),
+        workload("billing", "postgres", "node-b"),
+    );
+    add(
+        "10.2.0.5".into(),
+        "52.1.2.3".into(),
+        90_000,
+        workload("billing", "ledger", "node-b"),
+        class("external"),
+    );
+    add(
+        "10.1.0.10".into(),
+        "10.9.9.9".into(),
+        300,
+        workload("shop", "shop-svc-0", "node-a"),
+        class("internal_unidentified"),
+    );
+    add(
+        "192.168.1.1".into(),
+        "10.2.0.5".into(),
+        700,
+        WorkloadRef {
+            node: Some("node-a".into()),
+            ..class("node")
+        },
+        workload("billing", "ledger", "node-b"),
+    );
+    let mut by_shard: std::collections::BTreeMap<u16, Vec<UsageRecord>> = Default::default();
+    for record in records {
+        by_shard
+            .entry(spider_rpc_schema::usage_shard("gocipher-fixture", &record))
+            .or_default()
+            .push(record);
+    }
+    bridge
+        .call(move |client| async move {
+            for (sequence, (shard, records)) in (1..).zip(&by_shard) {
+                client
+                    .push_usage(UsagePush {
+                        agent: "gocipher-fixture",
+                        incarnation: 1,
+                        sequence,
+                        shard: *shard,
+                        records,
+                    })
+                    .await?;
+            }
+            client.flush().await
+        })
+        .await
+        .unwrap();
+}

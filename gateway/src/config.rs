@@ -1,0 +1,56 @@
+//! The gateway's settings.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Everything a gateway needs to start.
+#[derive(Debug, Clone)]
+pub struct GatewayConfig {
+    /// Where the HTTP API, the WebSocket and the UI are served (port 0 picks one).
+    pub listen: SocketAddr,
+    /// The backend node whose query service answers.
+    pub backend: SocketAddr,
+    /// The token the bridge logs in to the backend with (the backend's admin token).
+    pub token: String,
+    /// Bearer tokens accepted from users; each has every scope (admin). Empty: only `token`.
+    pub api_tokens: Vec<String>,
+    /// The built frontend (`frontend/dist`), served at `/` with an SPA fallback.
+    pub ui_dir: Option<PathBuf>,
+    /// The longest a request may wait for the backend before a 504.
+    pub request_timeout: Duration,
+    /// The largest request body accepted (a capture upload), in bytes.
+    pub max_body_bytes: u64,
+    /// How often the live WebSocket looks for new exchanges.
+    pub live_interval: Duration,
+}
+
+impl GatewayConfig {
+    /// Defaults around the three things that have none.
+    pub fn new(listen: SocketAddr, backend: SocketAddr, token: impl Into<String>) -> Self {
+        Self {
+            listen,
+            backend,
+            token: token.into(),
+            api_tokens: Vec::new(),
+            ui_dir: None,
+            request_timeout: Duration::from_secs(30),
+            max_body_bytes: 256 * 1024 * 1024,
+            live_interval: Duration::from_secs(2),
+        }
+    }
+
+    /// The tokens users may present.
+    pub(crate) fn accepted_tokens(&self) -> Vec<String> {
+        let mut tokens: Vec<String> = self
+            .api_tokens
+            .iter()
+            .filter(|token| !token.is_empty())
+            .cloned()
+            .collect();
+        if tokens.is_empty() && !self.token.is_empty() {
+            tokens.push(self.token.clone());
+        }
+        tokens
+    }
+}
