@@ -41,6 +41,9 @@ pub struct UpArgs {
     /// Run without a Gocipher (network usage per minute between IPs, counted with eBPF).
     #[arg(long)]
     no_usage: bool,
+    /// The Gocipher's bucket in seconds (a minute by default; tests use a second).
+    #[arg(long, default_value_t = 60, hide = true)]
+    usage_bucket: u64,
     /// The built web UI (default: `frontend/dist` beside the binary's source tree, when present).
     #[arg(long, env = "SPIDER_UI_DIR")]
     ui: Option<PathBuf>,
@@ -161,7 +164,11 @@ pub fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
     let gocipher = if args.no_usage {
         None
     } else {
-        usage_counter(&node, &token)
+        usage_counter(
+            &node,
+            &token,
+            std::time::Duration::from_secs(args.usage_bucket),
+        )
     };
     let url = format!("http://{}/?token={token}", gateway.local_addr());
     eprintln!("spider up: data in {}", args.data.display());
@@ -198,9 +205,14 @@ pub fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
 
 /// A Gocipher counting this host's sockets into the node, where the kernel allows it; where it
 /// does not, says why and goes on without usage.
-fn usage_counter(node: &BackendNode, token: &str) -> Option<GocipherHandle> {
+fn usage_counter(
+    node: &BackendNode,
+    token: &str,
+    bucket: std::time::Duration,
+) -> Option<GocipherHandle> {
     let name = format!("{}-usage", host_name());
-    let config = GocipherConfig::new(&name, Upstream::Backend(node.local_addr()), token);
+    let mut config = GocipherConfig::new(&name, Upstream::Backend(node.local_addr()), token);
+    config.bucket = bucket;
     match Gocipher::start(config) {
         Ok(handle) => {
             eprintln!("spider up: Gocipher {name:?} counting network usage");

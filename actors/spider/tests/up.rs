@@ -125,6 +125,42 @@ fn listed_requests(addr: &str, token: &str, want: usize) -> Vec<(String, String)
     }
 }
 
+/// Where the kernel allows eBPF (root, BTF), `spider up` runs a Gocipher: the test's own requests
+/// to the gateway show up in `GET /api/v1/usage` as traffic to the gateway's port.
+fn usage_of_the_api_traffic(addr: &str, token: &str) {
+    let root = std::fs::read_to_string("/proc/self/status")
+        .unwrap()
+        .lines()
+        .any(|line| line.starts_with("Uid:") && line.split_whitespace().nth(1) == Some("0"));
+    if !root || !Path::new("/sys/kernel/btf/vmlinux").exists() {
+        eprintln!("SKIPPED usage through spider up: needs root and BTF");
+        return;
+    }
+    let port: u64 = addr.rsplit(':').next().unwrap().parse().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        get(addr, "/api/v1/health", "");
+        let (status, body) = get(addr, "/api/v1/usage?from=0&limit=10000", token);
+        assert_eq!(status, 200, "{body}");
+        let page: serde_json::Value = serde_json::from_str(&body).unwrap();
+        let to_gateway: u64 = page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|row| row["port"].as_u64() == Some(port) && row["proto"] == "tcp")
+            .map(|row| row["bytes"].as_u64().unwrap_or(0))
+            .sum();
+        if to_gateway > 0 {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no usage to the gateway's port {port}: {body}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
 #[test]
 fn up_serves_a_capture_file_through_the_api_and_keeps_its_token() {
     let dir = tempfile::tempdir().unwrap();
@@ -156,6 +192,7 @@ fn up_serves_a_capture_file_through_the_api_and_keeps_its_token() {
     assert_eq!(get(&addr, "/api/v1/health", "").0, 200);
     assert_eq!(get(&addr, "/api/v1/http", "wrong-token").0, 401);
     assert_eq!(listed_requests(&addr, &token, want.len()), want);
+    usage_of_the_api_traffic(&addr, &token);
     drop(running);
 
     let again = up(&data, &pcap);
