@@ -3,7 +3,7 @@
 use serde_json::{json, Value};
 use spider_model::{BodyCapture, BodyData, HttpExchange};
 
-use crate::time::format_rfc3339_millis;
+use spider_query::format_rfc3339_millis;
 
 fn millis(from: i64, to: Option<i64>) -> f64 {
     to.map_or(-1.0, |to| (to.saturating_sub(from)).max(0) as f64 / 1e6)

@@ -17,7 +17,6 @@ mod openapi;
 mod params;
 pub mod routes;
 mod server;
-mod time;
 mod ui;
 
 pub use config::GatewayConfig;

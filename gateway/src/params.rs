@@ -34,7 +34,7 @@ pub fn parse_time(name: &str, text: &str) -> Result<i64, ApiError> {
             ApiError::bad_request(format!("{name}: {text} milliseconds is out of range"))
         });
     }
-    crate::time::parse_rfc3339(text).ok_or_else(|| {
+    spider_query::parse_rfc3339(text).ok_or_else(|| {
         ApiError::bad_request(format!(
             "{name}: expected RFC 3339 (2024-05-01T10:00:00Z) or epoch milliseconds, got {text:?}"
         ))

@@ -64,3 +64,4 @@ pub use eval::{matches, matches_in, matches_record, Origin, Searchable};
 pub use fields::{fields, Field, FieldSpec, FieldType, RecordKind};
 pub use parser::{parse, MAX_DEPTH, MAX_QUERY_BYTES};
 pub use pattern::Pattern;
+pub use time::{format_rfc3339, format_rfc3339_millis, parse_rfc3339};

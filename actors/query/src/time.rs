@@ -8,7 +8,7 @@ const SECONDS_PER_DAY: i128 = 86_400;
 /// Parses `2024-05-01`, `2024-05-01T10:00:00Z`, `2024-05-01T10:00:00.25+02:00` (a `T` or `t`,
 /// `Z`/`z` or a `±HH:MM` offset; a date alone is midnight UTC; seconds may be left out) into epoch
 /// nanoseconds. `None` when malformed or outside the range of `i64` nanoseconds (1677 to 2262).
-pub(crate) fn parse_rfc3339(text: &str) -> Option<i64> {
+pub fn parse_rfc3339(text: &str) -> Option<i64> {
     let bytes = text.as_bytes();
     let year = digits(bytes, 0, 4)?;
     expect(bytes, 4, b'-')?;
@@ -79,7 +79,7 @@ pub(crate) fn parse_rfc3339(text: &str) -> Option<i64> {
 
 /// `2024-05-01T10:00:00Z`, with as many fraction digits as needed to be exact (none for whole
 /// seconds). Every `i64` has a spelling that [`parse_rfc3339`] reads back to the same value.
-pub(crate) fn format_rfc3339(nanos: i64) -> String {
+pub fn format_rfc3339(nanos: i64) -> String {
     let nanos = i128::from(nanos);
     let seconds = nanos.div_euclid(NANOS_PER_SECOND);
     let fraction = nanos.rem_euclid(NANOS_PER_SECOND);
@@ -98,6 +98,22 @@ pub(crate) fn format_rfc3339(nanos: i64) -> String {
     }
     out.push('Z');
     out
+}
+
+/// `2024-05-01T10:00:00.250Z`: milliseconds, always three digits (HAR, logs).
+pub fn format_rfc3339_millis(nanos: i64) -> String {
+    let nanos = i128::from(nanos);
+    let seconds = nanos.div_euclid(NANOS_PER_SECOND);
+    let millis = nanos.rem_euclid(NANOS_PER_SECOND) / 1_000_000;
+    let days = seconds.div_euclid(SECONDS_PER_DAY);
+    let second_of_day = seconds.rem_euclid(SECONDS_PER_DAY);
+    let (year, month, day) = civil_from_days(days);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{millis:03}Z",
+        second_of_day / 3600,
+        second_of_day % 3600 / 60,
+        second_of_day % 60
+    )
 }
 
 fn digits(bytes: &[u8], at: usize, count: usize) -> Option<i128> {
@@ -156,6 +172,21 @@ fn civil_from_days(days: i128) -> (i128, i128, i128) {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn millisecond_spelling_and_zones() {
+        let nanos = parse_rfc3339("2024-05-01T10:00:00.25+02:00");
+        assert_eq!(nanos, Some(1_714_550_400_250_000_000));
+        assert_eq!(
+            format_rfc3339_millis(1_714_550_400_250_000_000),
+            "2024-05-01T08:00:00.250Z"
+        );
+        assert_eq!(parse_rfc3339("1970-01-01"), Some(0));
+        assert_eq!(parse_rfc3339("2024-02-30"), None);
+        assert_eq!(parse_rfc3339("2024-05-01T10:00:00"), None);
+        assert_eq!(parse_rfc3339("garbage"), None);
+    }
+
     use super::*;
 
     #[test]

@@ -18,13 +18,7 @@ pub fn run(args: BackendArgs) -> anyhow::Result<ExitCode> {
     let config = BackendConfig::load(args.config.as_deref()).context("invalid configuration")?;
     let node = BackendNode::start(config).context("the backend node did not start")?;
     eprintln!("spider backend: listening on {}", node.local_addr());
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start a runtime")?;
-    runtime
-        .block_on(tokio::signal::ctrl_c())
-        .context("cannot wait for a signal")?;
+    crate::common::wait_for_interrupt()?;
     eprintln!("spider backend: stopping");
     node.stop();
     Ok(ExitCode::SUCCESS)

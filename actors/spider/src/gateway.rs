@@ -48,13 +48,7 @@ pub fn run(args: GatewayArgs) -> anyhow::Result<ExitCode> {
         "spider gateway: serving on http://{}/",
         gateway.local_addr()
     );
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start a runtime")?;
-    runtime
-        .block_on(tokio::signal::ctrl_c())
-        .context("cannot wait for a signal")?;
+    crate::common::wait_for_interrupt()?;
     eprintln!("spider gateway: stopping");
     gateway.stop();
     Ok(ExitCode::SUCCESS)

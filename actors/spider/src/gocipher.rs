@@ -2,7 +2,6 @@
 //! send it to the Controller (Kubernetes) or straight to a backend node (plain hosts), until
 //! interrupted.
 
-use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -52,26 +51,11 @@ pub struct GocipherArgs {
     pub check: bool,
 }
 
-fn resolve(flag: &str, addr: &str) -> anyhow::Result<SocketAddr> {
-    addr.to_socket_addrs()
-        .with_context(|| format!("--{flag} {addr}: not a HOST:PORT address"))?
-        .next()
-        .with_context(|| format!("--{flag} {addr}: the name resolves to no address"))
-}
-
-fn host_name() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|name| name.trim().to_owned())
-        .ok()
-        .filter(|name| !name.is_empty())
-        .unwrap_or_else(|| "gocipher".to_owned())
-}
-
 /// The configuration the arguments describe (shared with `spider up`).
 pub fn config_of(args: &GocipherArgs) -> anyhow::Result<GocipherConfig> {
     let upstream = match (&args.controller, &args.backend) {
-        (Some(addr), _) => Upstream::Controller(resolve("controller", addr)?),
-        (None, Some(addr)) => Upstream::Backend(resolve("backend", addr)?),
+        (Some(addr), _) => Upstream::Controller(crate::common::resolve("controller", addr)?),
+        (None, Some(addr)) => Upstream::Backend(crate::common::resolve("backend", addr)?),
         (None, None) => bail!("where to send the usage: --controller ADDR or --backend ADDR"),
     };
     let token = match (&args.token, &args.token_file) {
@@ -82,8 +66,13 @@ pub fn config_of(args: &GocipherArgs) -> anyhow::Result<GocipherConfig> {
             .to_owned(),
         (None, None) => bail!("a token is needed: --token, --token-file or SPIDER_TOKEN"),
     };
-    let mut config =
-        GocipherConfig::new(args.name.clone().unwrap_or_else(host_name), upstream, token);
+    let mut config = GocipherConfig::new(
+        args.name
+            .clone()
+            .unwrap_or_else(|| crate::common::host_name("gocipher")),
+        upstream,
+        token,
+    );
     config.bucket = Duration::from_secs(args.bucket_seconds);
     config.cgroup = args.cgroup.clone();
     config.flow_entries = args.flow_entries;

@@ -5,6 +5,7 @@
 
 mod analyze;
 mod backend;
+mod common;
 mod controller;
 mod gateway;
 mod gocipher;

@@ -86,14 +86,6 @@ fn default_ui() -> Option<PathBuf> {
         .find(|dir| dir.join("index.html").is_file())
 }
 
-fn host_name() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|name| name.trim().to_owned())
-        .ok()
-        .filter(|name| !name.is_empty())
-        .unwrap_or_else(|| "localhost".into())
-}
-
 /// The Whisperer's source: the file, or the interfaces with this process's own ports left out.
 fn source(args: &UpArgs) -> Option<(String, Source)> {
     if args.no_capture {
@@ -128,7 +120,10 @@ fn source(args: &UpArgs) -> Option<(String, Source)> {
         args.listen.port(),
         args.rpc_listen.port()
     );
-    let name = args.name.clone().unwrap_or_else(host_name);
+    let name = args
+        .name
+        .clone()
+        .unwrap_or_else(|| crate::common::host_name("localhost"));
     let mut live = LiveSource::new(interfaces);
     // Kept whatever filter the UI sets later: the settings' filter is combined with it.
     live.base_filter = Some(own);
@@ -178,13 +173,7 @@ pub fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
     );
     eprintln!("spider up: open {url}");
     println!("{url}");
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start a runtime")?;
-    runtime
-        .block_on(tokio::signal::ctrl_c())
-        .context("cannot wait for a signal")?;
+    crate::common::wait_for_interrupt()?;
     eprintln!("spider up: stopping");
     if let Some(whisperer) = whisperer {
         let report = whisperer.stop();
@@ -210,7 +199,7 @@ fn usage_counter(
     token: &str,
     bucket: std::time::Duration,
 ) -> Option<GocipherHandle> {
-    let name = format!("{}-usage", host_name());
+    let name = format!("{}-usage", crate::common::host_name("localhost"));
     let mut config = GocipherConfig::new(&name, Upstream::Backend(node.local_addr()), token);
     config.bucket = bucket;
     match Gocipher::start(config) {

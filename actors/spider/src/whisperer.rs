@@ -1,7 +1,6 @@
 //! `spider whisperer`: capture on interfaces (or replay a file) and stream to a backend node,
 //! until interrupted (or, for a file, until everything is acknowledged).
 
-use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -83,25 +82,9 @@ pub struct WhispererArgs {
     pub status_every: u64,
 }
 
-fn resolve(backend: &str) -> anyhow::Result<SocketAddr> {
-    backend
-        .to_socket_addrs()
-        .with_context(|| format!("--backend {backend}: not a HOST:PORT address"))?
-        .next()
-        .with_context(|| format!("--backend {backend}: the name resolves to no address"))
-}
-
-fn host_name() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|name| name.trim().to_owned())
-        .ok()
-        .filter(|name| !name.is_empty())
-        .unwrap_or_else(|| "whisperer".to_owned())
-}
-
 /// The configuration the arguments describe (shared with `spider up`).
 pub fn config_of(args: &WhispererArgs) -> anyhow::Result<WhispererConfig> {
-    let backend = resolve(&args.backend)?;
+    let backend = crate::common::resolve("backend", &args.backend)?;
     let token = match (&args.token, &args.token_file) {
         (Some(token), _) => token.clone(),
         (None, Some(path)) => std::fs::read_to_string(path)
@@ -131,7 +114,10 @@ pub fn config_of(args: &WhispererArgs) -> anyhow::Result<WhispererConfig> {
             Source::Live(live)
         }
     };
-    let name = args.name.clone().unwrap_or_else(host_name);
+    let name = args
+        .name
+        .clone()
+        .unwrap_or_else(|| crate::common::host_name("whisperer"));
     let mut config = WhispererConfig::new(name, backend, token, source);
     config.settings = CaptureSettings {
         capture: true,

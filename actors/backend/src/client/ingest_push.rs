@@ -1,6 +1,7 @@
 //! Pushing batches (capture, usage) and asking what is durably stored.
 
 use spider_model::{DnsRecord, HostRecord, PacketRecord, TcpSessionRecord, UsageRecord};
+use spider_rpc_schema::ingest_capnp::batch_ack;
 use spider_rpc_schema::{write_dns, write_frame, write_host, write_tcp_session, write_usage};
 
 use super::{len_u32, BackendClient, ClientError};
@@ -51,6 +52,21 @@ pub struct Ack {
     pub incarnation: u64,
     pub shard: u16,
     pub sequence: u64,
+}
+
+fn read_acks(
+    list: capnp::struct_list::Reader<'_, batch_ack::Owned>,
+) -> Result<Vec<Ack>, ClientError> {
+    let mut acks = Vec::new();
+    for ack in list {
+        acks.push(Ack {
+            agent: ack.get_agent()?.to_str()?.to_owned(),
+            incarnation: ack.get_incarnation(),
+            shard: ack.get_shard(),
+            sequence: ack.get_sequence(),
+        });
+    }
+    Ok(acks)
 }
 
 impl BackendClient {
@@ -124,30 +140,12 @@ impl BackendClient {
         call.get().set_agent(agent);
         call.get().set_incarnation(incarnation);
         let reply = call.send().promise.await?;
-        let mut acks = Vec::new();
-        for ack in reply.get()?.get_acked()? {
-            acks.push(Ack {
-                agent: ack.get_agent()?.to_str()?.to_owned(),
-                incarnation: ack.get_incarnation(),
-                shard: ack.get_shard(),
-                sequence: ack.get_sequence(),
-            });
-        }
-        Ok(acks)
+        read_acks(reply.get()?.get_acked()?)
     }
 
     /// Waits for every push before it and returns what is durably stored.
     pub async fn flush(&self) -> Result<Vec<Ack>, ClientError> {
         let reply = self.ingest.flush_request().send().promise.await?;
-        let mut acks = Vec::new();
-        for ack in reply.get()?.get_acked()? {
-            acks.push(Ack {
-                agent: ack.get_agent()?.to_str()?.to_owned(),
-                incarnation: ack.get_incarnation(),
-                shard: ack.get_shard(),
-                sequence: ack.get_sequence(),
-            });
-        }
-        Ok(acks)
+        read_acks(reply.get()?.get_acked()?)
     }
 }

@@ -4,7 +4,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
-use spider_rpc_schema::ingest_capnp::{capture_batch, ingest, usage_batch};
+use spider_rpc_schema::ingest_capnp::{batch_ack, capture_batch, ingest, usage_batch};
 use spider_rpc_schema::{
     read_dns, read_frame, read_host, read_tcp_session, read_usage, VIRTUAL_SHARDS,
 };
@@ -232,16 +232,15 @@ impl ingest::Server for Ingest {
                 _ => return Err(failed("a storage shard did not answer")),
             }
         }
-        let mut list = results
+        let list = results
             .get()
             .init_acked(u32::try_from(acked.len()).map_err(failed)?);
-        for (index, (shard, sequence)) in (0..).zip(acked) {
-            let mut ack = list.reborrow().get(index);
-            ack.set_agent(&agent);
-            ack.set_incarnation(incarnation);
-            ack.set_shard(shard);
-            ack.set_sequence(sequence);
-        }
+        write_acks(
+            list,
+            acked
+                .into_iter()
+                .map(|(shard, sequence)| (agent.as_str(), incarnation, shard, sequence)),
+        );
         Ok(())
     }
 
@@ -260,14 +259,27 @@ impl ingest::Server for Ingest {
         }
         let acked = self.acked.borrow();
         let len = u32::try_from(acked.len()).map_err(failed)?;
-        let mut list = results.get().init_acked(len);
-        for (index, ((agent, incarnation, shard), sequence)) in (0..len).zip(acked.iter()) {
-            let mut ack = list.reborrow().get(index);
-            ack.set_agent(agent);
-            ack.set_incarnation(*incarnation);
-            ack.set_shard(*shard);
-            ack.set_sequence(*sequence);
-        }
+        let list = results.get().init_acked(len);
+        write_acks(
+            list,
+            acked.iter().map(|((agent, incarnation, shard), sequence)| {
+                (agent.as_str(), *incarnation, *shard, *sequence)
+            }),
+        );
         Ok(())
+    }
+}
+
+/// Fills a list of acks initialised with as many elements as `acks` yields.
+fn write_acks<'a>(
+    mut list: capnp::struct_list::Builder<'_, batch_ack::Owned>,
+    acks: impl Iterator<Item = (&'a str, u64, u16, u64)>,
+) {
+    for (index, (agent, incarnation, shard, sequence)) in (0..list.len()).zip(acks) {
+        let mut ack = list.reborrow().get(index);
+        ack.set_agent(agent);
+        ack.set_incarnation(incarnation);
+        ack.set_shard(shard);
+        ack.set_sequence(sequence);
     }
 }
