@@ -24,6 +24,9 @@ pub struct GatewayHandle {
 /// How long a stop waits for the requests in flight before it lets the server thread go.
 const STOP_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
 
+/// How long open live sockets get to send their close frames when the gateway stops.
+const LIVE_CLOSE_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
+
 impl Gateway {
     /// Binds `config.listen`, starts the backend bridge and serves until stopped.
     pub fn start(config: GatewayConfig) -> Result<GatewayHandle, GatewayError> {
@@ -43,6 +46,7 @@ impl Gateway {
             Bridge::start(config.backend, config.token.clone(), config.request_timeout)?;
         let state = State::new(bridge, config);
         let live = state.clone();
+        let closing = state.clone();
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("spider-gateway")
@@ -71,6 +75,9 @@ impl Gateway {
                         })
                         .run()
                         .await;
+                    // Live sockets are told to close as the server stops: let them send their
+                    // close frames before the runtime goes.
+                    closing.live_closed(LIVE_CLOSE_GRACE).await;
                 });
                 // Open WebSockets and their tasks end with the runtime, which drops here with the
                 // last bridge handle: the bridge ends too.

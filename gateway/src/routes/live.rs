@@ -79,6 +79,7 @@ async fn serve(socket: WebSocket, state: State, request: spider_backend::client:
         .metrics
         .live_connections
         .fetch_add(1, Ordering::Relaxed);
+    state.live_socket(true);
     let (mut sink, mut incoming) = socket.split();
     // Exchanges are stored out of time order (shards, Whisperers): remember what was sent,
     // by identity, rather than the newest time.
@@ -157,4 +158,5 @@ async fn serve(socket: WebSocket, state: State, request: spider_backend::client:
         .metrics
         .live_connections
         .fetch_sub(1, Ordering::Relaxed);
+    state.live_socket(false);
 }

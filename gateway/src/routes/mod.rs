@@ -32,6 +32,8 @@ pub struct State {
     tokens: Arc<Vec<String>>,
     /// Set when the gateway stops: live sockets close on it.
     stopping: Arc<tokio::sync::watch::Sender<bool>>,
+    /// Live sockets open now: the gateway waits for them to close before it ends.
+    live_open: Arc<tokio::sync::watch::Sender<usize>>,
 }
 
 impl State {
@@ -42,7 +44,25 @@ impl State {
             config: Arc::new(config),
             metrics: Arc::new(Metrics::default()),
             stopping: Arc::new(tokio::sync::watch::channel(false).0),
+            live_open: Arc::new(tokio::sync::watch::channel(0).0),
         }
+    }
+
+    /// Counts a live socket in (`true`) or out (`false`).
+    pub fn live_socket(&self, open: bool) {
+        self.live_open.send_modify(|count| {
+            *count = if open {
+                *count + 1
+            } else {
+                count.saturating_sub(1)
+            };
+        });
+    }
+
+    /// Waits, at most `grace`, until every live socket has closed.
+    pub async fn live_closed(&self, grace: std::time::Duration) {
+        let mut open = self.live_open.subscribe();
+        let _waited = tokio::time::timeout(grace, open.wait_for(|count| *count == 0)).await;
     }
 
     /// Tells long-lived handlers (live sockets) to end.
