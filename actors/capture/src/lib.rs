@@ -30,6 +30,7 @@ mod frame;
 pub mod netns;
 mod ring;
 mod sys;
+pub mod testnet;
 
 pub use capture::{Capture, CaptureStats};
 pub use config::{CaptureConfig, DirectionFilter, Fanout, FanoutMode, Interface, RingConfig};

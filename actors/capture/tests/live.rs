@@ -5,7 +5,7 @@ mod common;
 use std::net::SocketAddr;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use common::{capture_in, collect, payload, seq_of, udp_in, udp_of, wait_stats, VethPair};
+use common::{capture_in, collect, payload, seq_of, udp_in, udp_of, veth_pair, wait_stats};
 use spider_capture::{
     CaptureConfig, CaptureError, Direction, DirectionFilter, Fanout, FanoutMode, Interface,
     RingConfig, LINKTYPE_ETHERNET,
@@ -24,7 +24,7 @@ fn any_port() -> SocketAddr {
 #[test]
 fn captures_every_datagram_once_in_order_with_equal_bytes() {
     require_root!();
-    let net = VethPair::new("order", 1);
+    let net = veth_pair("order", 1);
     let mut capture = capture_in(&net.ns_b, &config("veth-b"));
     let _receiver = udp_in(&net.ns_b, net.addr_b(PORT));
     let sender = udp_in(&net.ns_a, any_port());
@@ -74,7 +74,7 @@ fn captures_every_datagram_once_in_order_with_equal_bytes() {
 #[test]
 fn kernel_filter_keeps_only_matching_packets_and_counts_them() {
     require_root!();
-    let net = VethPair::new("filter", 2);
+    let net = veth_pair("filter", 2);
     let mut cfg = config("veth-b");
     cfg.filter = Some(format!("udp port {PORT}"));
     cfg.snap_len = 60;
@@ -113,7 +113,7 @@ fn kernel_filter_keeps_only_matching_packets_and_counts_them() {
 #[test]
 fn statistics_count_drops_when_the_ring_is_full() {
     require_root!();
-    let net = VethPair::new("drops", 3);
+    let net = veth_pair("drops", 3);
     let mut cfg = config("veth-b");
     cfg.filter = Some(format!("udp dst port {PORT}"));
     cfg.snap_len = 256;
@@ -161,7 +161,7 @@ fn statistics_count_drops_when_the_ring_is_full() {
 #[test]
 fn fanout_group_of_two_sees_each_packet_once_in_total() {
     require_root!();
-    let net = VethPair::new("fanout", 4);
+    let net = veth_pair("fanout", 4);
     let mut cfg = config("veth-b");
     cfg.filter = Some(format!("udp dst port {PORT}"));
     cfg.fanout = Some(Fanout {
@@ -217,7 +217,7 @@ fn fanout_group_of_two_sees_each_packet_once_in_total() {
 #[test]
 fn loopback_frames_are_ethernet_and_seen_in_both_directions() {
     require_root!();
-    let net = VethPair::new("lo", 5);
+    let net = veth_pair("lo", 5);
     let mut cfg = config("lo");
     cfg.filter = Some(format!("udp dst port {PORT}"));
     let mut capture = capture_in(&net.ns_a, &cfg);
@@ -249,7 +249,7 @@ fn loopback_frames_are_ethernet_and_seen_in_both_directions() {
 #[test]
 fn direction_filter_keeps_one_way_only() {
     require_root!();
-    let net = VethPair::new("dir", 6);
+    let net = veth_pair("dir", 6);
     let mut out_cfg = config("veth-a");
     out_cfg.filter = Some(format!("udp port {PORT}"));
     out_cfg.direction = DirectionFilter::Outgoing;
@@ -272,13 +272,13 @@ fn direction_filter_keeps_one_way_only() {
     assert!(sent[0].iter().all(|f| f.direction == Direction::Outgoing));
     assert!(sent[0]
         .iter()
-        .all(|f| udp_of(&f.data).expect("udp").src == net.ip_a));
+        .all(|f| udp_of(&f.data).expect("udp").src == net.ip_a.octets()));
     let received = collect(&mut [&mut incoming], 30, |_| true);
     assert_eq!(received[0].len(), 30);
     assert!(received[0].iter().all(|f| f.direction == Direction::Host));
     assert!(received[0]
         .iter()
-        .all(|f| udp_of(&f.data).expect("udp").src == net.ip_b));
+        .all(|f| udp_of(&f.data).expect("udp").src == net.ip_b.octets()));
 }
 
 #[test]

@@ -9,7 +9,7 @@ mod common;
 use std::process::{Child, Command, Stdio};
 
 use common::{analyzed, backend_http, backend_http_normalised, captures, quick, run};
-use common::{start_node, testdata, wait_for, VethPair, TOKEN};
+use common::{start_node, testdata, veth_pair, wait_for, VethPair, TOKEN};
 use spider_pcap::{CaptureReader, LinkType};
 use spider_whisperer::{Interface, LiveSource, Source, Whisperer, WhispererConfig};
 
@@ -36,7 +36,7 @@ fn live_config(name: &str, pair: &VethPair, backend: std::net::SocketAddr) -> Wh
 #[test]
 fn http_between_real_clients_and_a_server_is_what_the_backend_holds() {
     require!("ip", "python3", "curl");
-    let pair = VethPair::new("http", 82, 7);
+    let pair = veth_pair("http", 82, 7);
     let site = tempfile::tempdir().unwrap();
     std::fs::write(site.path().join("a.txt"), "hello from spider\n").unwrap();
     std::fs::write(site.path().join("big.bin"), vec![b'x'; 200_000]).unwrap();
@@ -51,7 +51,7 @@ fn http_between_real_clients_and_a_server_is_what_the_backend_holds() {
                 "http.server",
                 "8080",
             ])
-            .args(["--bind", &pair.ip_a, "--directory"])
+            .args(["--bind", &pair.ip_a.to_string(), "--directory"])
             .arg(site.path())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -124,7 +124,7 @@ fn http_between_real_clients_and_a_server_is_what_the_backend_holds() {
 #[test]
 fn captures_replayed_onto_a_veth_give_the_exchanges_of_analyze() {
     require!("ip", "tcpreplay");
-    let pair = VethPair::new("replay", 83, 9);
+    let pair = veth_pair("replay", 83, 9);
     let dir = tempfile::tempdir().unwrap();
     let node = start_node(dir.path());
     let mut compared = 0;

@@ -15,7 +15,7 @@ use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 
 use common::{backend_http, file_config, node_config, on_local, quick, run, start_node};
-use common::{wait_for, VethPair, TOKEN};
+use common::{veth_pair, wait_for, VethPair, TOKEN};
 use spider_backend::client::BackendClient;
 use spider_backend::BackendNode;
 use spider_model::agent::{
@@ -85,7 +85,7 @@ fn http_server(pair: &VethPair, port: u16, dir: &std::path::Path) -> Guard {
         Command::new("ip")
             .args(["netns", "exec", &pair.ns_a, "python3", "-m", "http.server"])
             .arg(port.to_string())
-            .args(["--bind", &pair.ip_a, "--directory"])
+            .args(["--bind", &pair.ip_a.to_string(), "--directory"])
             .arg(dir)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -97,7 +97,7 @@ fn http_server(pair: &VethPair, port: u16, dir: &std::path::Path) -> Guard {
 #[test]
 fn settings_pushed_by_the_backend_change_a_live_capture() {
     require!("ip", "python3", "curl");
-    let pair = VethPair::new("reg", 83, 21);
+    let pair = veth_pair("reg", 83, 21);
     let site = tempfile::tempdir().unwrap();
     std::fs::write(site.path().join("index.html"), "hello\n").unwrap();
     let _servers = [
@@ -156,10 +156,7 @@ fn settings_pushed_by_the_backend_change_a_live_capture() {
     assert_eq!(veth.name, "veth-a");
     assert!(veth.index > 0);
     assert_eq!(veth.link_type, 1, "Ethernet");
-    assert!(
-        veth.addresses.contains(&pair.ip_a.parse().unwrap()),
-        "{veth:?}"
-    );
+    assert!(veth.addresses.contains(&pair.ip_a.into()), "{veth:?}");
     assert_eq!(get(8080, "/first"), "404");
     wait_for("the first exchange to be stored", || {
         stored_uris(backend, name).contains(&"/first".to_owned())

@@ -66,30 +66,10 @@ impl Ingest {
         self.registry
             .apply_retention(&whisperer, batch.get_retention_ttl())
             .await;
-        let frames = batch
-            .get_frames()?
-            .iter()
-            .map(|frame| read_frame(frame, &whisperer))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(failed)?;
-        let sessions = batch
-            .get_sessions()?
-            .iter()
-            .map(read_tcp_session)
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(failed)?;
-        let hosts = batch
-            .get_hosts()?
-            .iter()
-            .map(read_host)
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(failed)?;
-        let dns = batch
-            .get_dns()?
-            .iter()
-            .map(read_dns)
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(failed)?;
+        let frames = read_all(batch.get_frames()?, |frame| read_frame(frame, &whisperer))?;
+        let sessions = read_all(batch.get_sessions()?, read_tcp_session)?;
+        let hosts = read_all(batch.get_hosts()?, read_host)?;
+        let dns = read_all(batch.get_dns()?, read_dns)?;
         let worker = self
             .router
             .worker(shard)
@@ -136,12 +116,7 @@ impl Ingest {
             sequence,
             agent.clone(),
         );
-        stored.usage = batch
-            .get_records()?
-            .iter()
-            .map(read_usage)
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(failed)?;
+        stored.usage = read_all(batch.get_records()?, read_usage)?;
         let target = &self.router.shards[self.router.local(shard)];
         match target.send(ShardRequest::Ingest(Box::new(stored))).await {
             Ok(Ok(ShardResponse::Ingested(_))) => {}
@@ -268,6 +243,17 @@ impl ingest::Server for Ingest {
         );
         Ok(())
     }
+}
+
+/// Every record of a list, converted at the boundary; the first malformed one fails the batch.
+fn read_all<'a, O: capnp::traits::OwnedStruct, T>(
+    list: capnp::struct_list::Reader<'a, O>,
+    read: impl FnMut(O::Reader<'a>) -> Result<T, spider_rpc_schema::SchemaError>,
+) -> Result<Vec<T>, capnp::Error> {
+    list.iter()
+        .map(read)
+        .collect::<Result<_, _>>()
+        .map_err(failed)
 }
 
 /// Fills a list of acks initialised with as many elements as `acks` yields.

@@ -3,7 +3,6 @@
 #![allow(dead_code)]
 
 use std::net::{SocketAddr, UdpSocket};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use spider_capture::netns::{named_path, run_in};
@@ -12,18 +11,8 @@ use spider_capture::{Capture, CaptureConfig, CaptureStats, Direction, Frame};
 /// Upper bound for any wait on the kernel in these tests.
 pub const DEADLINE: Duration = Duration::from_secs(10);
 
-/// True when the effective uid is 0 (read from /proc, no libc call).
-pub fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|status| {
-            status
-                .lines()
-                .find(|line| line.starts_with("Uid:"))
-                .and_then(|line| line.split_whitespace().nth(2).map(|euid| euid == "0"))
-        })
-        .unwrap_or(false)
-}
+#[allow(unused_imports)] // each test file uses some of them
+pub use spider_capture::testnet::{is_root, VethPair};
 
 /// Skips the test (returns) with a message unless running as root with `ip` available.
 #[macro_export]
@@ -36,128 +25,10 @@ macro_rules! require_root {
     };
 }
 
-fn run(args: &[&str]) -> Result<(), String> {
-    let output = Command::new(args[0])
-        .args(&args[1..])
-        .output()
-        .map_err(|e| format!("{}: {e}", args.join(" ")))?;
-    if output.status.success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "{} failed: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&output.stderr).trim()
-        ))
-    }
-}
-
-/// Two namespaces joined by a veth pair: `veth-a` (10.81.S.1, in `ns_a`) and `veth-b`
-/// (10.81.S.2, in `ns_b`), IPv6 and forwarding off, offloads off, static neighbours (no ARP).
-/// Both namespaces (and so the veth pair) are deleted on drop.
-#[derive(Debug)]
-pub struct VethPair {
-    pub ns_a: String,
-    pub ns_b: String,
-    pub ip_a: [u8; 4],
-    pub ip_b: [u8; 4],
-}
-
-impl VethPair {
-    pub fn new(tag: &str, subnet: u8) -> Self {
-        let pid = std::process::id();
-        let pair = Self {
-            ns_a: format!("spcap-a-{pid}-{tag}"),
-            ns_b: format!("spcap-b-{pid}-{tag}"),
-            ip_a: [10, 81, subnet, 1],
-            ip_b: [10, 81, subnet, 2],
-        };
-        if let Err(e) = pair.setup(subnet) {
-            panic!("namespace setup failed: {e}");
-        }
-        pair
-    }
-
-    fn setup(&self, subnet: u8) -> Result<(), String> {
-        let (a, b) = (self.ns_a.as_str(), self.ns_b.as_str());
-        let mac_a = format!("02:81:{subnet:02x}:00:00:01");
-        let mac_b = format!("02:81:{subnet:02x}:00:00:02");
-        let ip_a = format!("10.81.{subnet}.1");
-        let ip_b = format!("10.81.{subnet}.2");
-        for ns in [a, b] {
-            run(&["ip", "netns", "add", ns])?;
-            run(&[
-                "ip",
-                "netns",
-                "exec",
-                ns,
-                "sysctl",
-                "-qw",
-                "net.ipv6.conf.all.disable_ipv6=1",
-                "net.ipv6.conf.default.disable_ipv6=1",
-                "net.ipv4.ip_forward=0",
-            ])?;
-            run(&["ip", "-n", ns, "link", "set", "lo", "up"])?;
-        }
-        run(&[
-            "ip", "link", "add", "veth-a", "netns", a, "address", &mac_a, "type", "veth", "peer",
-            "name", "veth-b", "netns", b, "address", &mac_b,
-        ])?;
-        for (ns, dev, ip, peer_ip, peer_mac) in [
-            (a, "veth-a", &ip_a, &ip_b, &mac_b),
-            (b, "veth-b", &ip_b, &ip_a, &mac_a),
-        ] {
-            run(&[
-                "ip",
-                "-n",
-                ns,
-                "addr",
-                "add",
-                &format!("{ip}/24"),
-                "dev",
-                dev,
-            ])?;
-            // Not every feature exists on every kernel's veth: a partial failure is fine.
-            let _ = run(&[
-                "ip", "netns", "exec", ns, "ethtool", "-K", dev, "tx", "off", "rx", "off", "tso",
-                "off", "gso", "off", "gro", "off",
-            ]);
-            run(&["ip", "-n", ns, "link", "set", dev, "up"])?;
-            run(&[
-                "ip",
-                "-n",
-                ns,
-                "neigh",
-                "replace",
-                peer_ip,
-                "lladdr",
-                peer_mac,
-                "dev",
-                dev,
-                "nud",
-                "permanent",
-            ])?;
-        }
-        Ok(())
-    }
-
-    pub fn addr_a(&self, port: u16) -> SocketAddr {
-        SocketAddr::from((self.ip_a, port))
-    }
-
-    pub fn addr_b(&self, port: u16) -> SocketAddr {
-        SocketAddr::from((self.ip_b, port))
-    }
-}
-
-impl Drop for VethPair {
-    fn drop(&mut self) {
-        for ns in [&self.ns_a, &self.ns_b] {
-            if let Err(e) = run(&["ip", "netns", "del", ns]) {
-                eprintln!("cleanup: {e}");
-            }
-        }
-    }
+/// Two namespaces on 10.81.`subnet`.0/24 (see `spider_capture::testnet`).
+pub fn veth_pair(tag: &str, subnet: u8) -> VethPair {
+    VethPair::new("spcap", tag, 81, subnet, None)
+        .unwrap_or_else(|e| panic!("namespace setup failed: {e}"))
 }
 
 /// A UDP socket created inside namespace `ns`.

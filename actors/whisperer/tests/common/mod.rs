@@ -149,17 +149,8 @@ pub fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
 
 // ---- live tests: root, tools, namespaces ----
 
-pub fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|status| {
-            status
-                .lines()
-                .find(|line| line.starts_with("Uid:"))
-                .and_then(|line| line.split_whitespace().nth(2).map(|euid| euid == "0"))
-        })
-        .unwrap_or(false)
-}
+#[allow(unused_imports)] // each test file uses some of them
+pub use spider_capture::testnet::{is_root, run, VethPair};
 
 pub fn has_tool(tool: &str) -> bool {
     Command::new("sh")
@@ -185,124 +176,10 @@ macro_rules! require {
     };
 }
 
-pub fn run(args: &[&str]) -> Result<String, String> {
-    let output = Command::new(args[0])
-        .args(&args[1..])
-        .output()
-        .map_err(|e| format!("{}: {e}", args.join(" ")))?;
-    if output.status.success() {
-        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
-    } else {
-        Err(format!(
-            "{} failed: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&output.stderr).trim()
-        ))
-    }
-}
-
-/// Two throwaway namespaces joined by a veth pair: `veth-a` (10.`net`.`subnet`.1, in `ns_a`) and
-/// `veth-b` (.2, in `ns_b`); IPv6 and forwarding off, offloads off, static neighbours. Both
-/// namespaces (and so the pair) are deleted on drop, also when a test fails.
-#[derive(Debug)]
-pub struct VethPair {
-    pub ns_a: String,
-    pub ns_b: String,
-    pub ip_a: String,
-    pub ip_b: String,
-}
-
-impl VethPair {
-    /// `net` is 82 or 83 (the ranges these tests may use).
-    pub fn new(tag: &str, net: u8, subnet: u8) -> Self {
-        assert!(net == 82 || net == 83);
-        let pid = std::process::id();
-        let pair = Self {
-            ns_a: format!("swh-a-{pid}-{tag}"),
-            ns_b: format!("swh-b-{pid}-{tag}"),
-            ip_a: format!("10.{net}.{subnet}.1"),
-            ip_b: format!("10.{net}.{subnet}.2"),
-        };
-        if let Err(e) = pair.setup(net, subnet) {
-            drop(pair);
-            panic!("namespace setup failed: {e}");
-        }
-        pair
-    }
-
-    fn setup(&self, net: u8, subnet: u8) -> Result<(), String> {
-        let (a, b) = (self.ns_a.as_str(), self.ns_b.as_str());
-        let mac_a = format!("02:{net:02x}:{subnet:02x}:00:00:01");
-        let mac_b = format!("02:{net:02x}:{subnet:02x}:00:00:02");
-        for ns in [a, b] {
-            run(&["ip", "netns", "add", ns])?;
-            run(&[
-                "ip",
-                "netns",
-                "exec",
-                ns,
-                "sysctl",
-                "-qw",
-                "net.ipv6.conf.all.disable_ipv6=1",
-                "net.ipv6.conf.default.disable_ipv6=1",
-                "net.ipv4.ip_forward=0",
-            ])?;
-            run(&["ip", "-n", ns, "link", "set", "lo", "up"])?;
-        }
-        run(&[
-            "ip", "link", "add", "veth-a", "netns", a, "address", &mac_a, "type", "veth", "peer",
-            "name", "veth-b", "netns", b, "address", &mac_b,
-        ])?;
-        for (ns, dev, ip, peer_ip, peer_mac) in [
-            (a, "veth-a", &self.ip_a, &self.ip_b, &mac_b),
-            (b, "veth-b", &self.ip_b, &self.ip_a, &mac_a),
-        ] {
-            run(&[
-                "ip",
-                "-n",
-                ns,
-                "addr",
-                "add",
-                &format!("{ip}/24"),
-                "dev",
-                dev,
-            ])?;
-            // Not every feature exists on every kernel's veth: a partial failure is fine.
-            let _ = run(&[
-                "ip", "netns", "exec", ns, "ethtool", "-K", dev, "tx", "off", "rx", "off", "tso",
-                "off", "gso", "off", "gro", "off",
-            ]);
-            let _ = run(&["ip", "-n", ns, "link", "set", dev, "mtu", "9000"]);
-            run(&["ip", "-n", ns, "link", "set", dev, "up"])?;
-            run(&[
-                "ip",
-                "-n",
-                ns,
-                "neigh",
-                "replace",
-                peer_ip,
-                "lladdr",
-                peer_mac,
-                "dev",
-                dev,
-                "nud",
-                "permanent",
-            ])?;
-        }
-        Ok(())
-    }
-
-    pub fn path_a(&self) -> PathBuf {
-        PathBuf::from(format!("/run/netns/{}", self.ns_a))
-    }
-}
-
-impl Drop for VethPair {
-    fn drop(&mut self) {
-        for ns in [&self.ns_a, &self.ns_b] {
-            if let Err(e) = run(&["ip", "netns", "del", ns]) {
-                eprintln!("cleanup: {e}");
-            }
-        }
-    }
+/// Two namespaces on 10.`net`.`subnet`.0/24 (`net` 82 or 83, the ranges these tests may use),
+/// MTU 9000 (see `spider_capture::testnet`).
+pub fn veth_pair(tag: &str, net: u8, subnet: u8) -> VethPair {
+    assert!(net == 82 || net == 83);
+    VethPair::new("swh", tag, net, subnet, Some(9000))
+        .unwrap_or_else(|e| panic!("namespace setup failed: {e}"))
 }
