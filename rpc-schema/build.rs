@@ -6,8 +6,9 @@
 
 use std::path::Path;
 
-const SCHEMAS: [&str; 6] = [
+const SCHEMAS: [&str; 7] = [
     "records.capnp",
+    "controller.capnp",
     "agent.capnp",
     "inventory.capnp",
     "ingest.capnp",

@@ -16,7 +16,9 @@ done
 for pkg in nodejs npm; do command -v "${pkg/nodejs/node}" >/dev/null || want "$pkg"; done
 if [ "$mode" = test ]; then
   for pkg in tshark tcpdump tcpreplay httpry wrk wireshark-common iproute2 ethtool nftables \
-             python3 python3-pip curl jq chromium prometheus nginx; do want "$pkg"; done
+             python3 python3-pip curl jq chromium prometheus nginx etcd-server; do want "$pkg"; done
+  # systemd-analyze: scripts/test-deploy.sh verifies the units of deploy/systemd with it.
+  command -v systemd-analyze >/dev/null || want systemd
 fi
 
 if [ ${#need_apt[@]} -gt 0 ]; then
@@ -41,6 +43,7 @@ if [ "$mode" = test ]; then
     fi
   done
   command -v kubectl >/dev/null || echo "note: no kubectl: the Controller's kubectl tests need it" >&2
+  command -v kubectl >/dev/null || echo "note: no kubectl: scripts/test-deploy.sh needs it (1.27+, for its kustomize v5)" >&2
 fi
 
 if [ -f frontend/package-lock.json ] && { [ ! -d frontend/node_modules ] \

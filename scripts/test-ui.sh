@@ -19,6 +19,7 @@ cd "$root"
 
 echo "== gateway demo (backend node + gateway with a capture imported)"
 cargo build -q -p spider-gateway --example demo
+cargo build -q -p spider --bin spider  # attachments in the demo run `spider whisperer`
 demo_bin=$CARGO_TARGET_DIR/debug/examples/demo
 
 echo "== browser tests"

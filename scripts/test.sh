@@ -17,6 +17,7 @@ stage build; cargo build --workspace --all-targets --locked; stage_end
 stage clippy; cargo clippy --workspace --all-targets --locked -- -D warnings; stage_end
 stage test; cargo test --workspace --locked 2>&1 | tee /tmp/spider-cargo-test.log; stage_end
 stage ui; scripts/test-ui.sh; stage_end
+stage deploy; scripts/test-deploy.sh; stage_end
 if [ "$fuzz_seconds" -gt 0 ] && rustup toolchain list | grep -q '^nightly'; then
   stage fuzz
   scripts/fuzz.sh "$fuzz_seconds"

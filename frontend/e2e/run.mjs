@@ -218,6 +218,41 @@ try {
     await page.waitForSelector('.grid-row');
     await page.screenshot({ path: join(shots, 'dark.png') });
   });
+  await step('attach a Whisperer to a workload on the cluster map: every replica, a new one after a scale-up, its log, its data, detach', async () => {
+    const cluster = await startDemo(['--cluster', join(root, 'testdata/k8s/cluster'), capture]);
+    const ephemeral = (pod) => execFileSync('kubectl', ['--kubeconfig', cluster.kubeconfig, 'get', 'pod', '-n', 'shop', pod, '-o', 'jsonpath={.spec.ephemeralContainers[*].name}'], { encoding: 'utf8' });
+    try {
+      await page.goto(`${cluster.url}?token=${cluster.token}&view=usage`);
+      await page.waitForSelector('.attach-controller');
+      await page.waitForFunction(() => document.querySelector('.graph')?.__cy?.getElementById('wl:shop/web').length > 0);
+      const ids = await page.evaluate(() => document.querySelector('.graph').__cy.nodes().map((n) => n.id()));
+      assert.ok(ids.includes('wl:shop/db') && ids.includes('cloud'), `usage enriched by the Controller: ${ids}`);
+      await page.evaluate(() => document.querySelector('.graph').__cy.getElementById('wl:shop/web').emit('tap'));
+      await page.waitForSelector('.attach-target');
+      assert.equal(await page.textContent('.attach-target'), 'Deployment shop/web');
+      await page.fill('.attach-ttl', '20');
+      await page.click('.attach-go');
+      await page.waitForFunction(() => document.querySelectorAll('table.attachments td.pod').length >= 2);
+      for (const pod of ['web-6b7f9c7d5-k2x8p', 'web-6b7f9c7d5-q9z4m']) assert.match(ephemeral(pod), /spider-whisperer-/, pod);
+      assert.equal(ephemeral('db-0'), '', 'other workloads are untouched');
+      cluster.child.stdin.write(`load ${join(root, 'testdata/k8s/scale')}\n`);
+      await page.waitForFunction(() => [...document.querySelectorAll('table.attachments td.pod')].some((td) => td.textContent.includes('web-6b7f9c7d5-r7t2w')), null, { timeout: 30_000 });
+      assert.match(ephemeral('web-6b7f9c7d5-r7t2w'), /spider-whisperer-/);
+      await page.locator('table.attachments button.logs').first().click();
+      await page.waitForFunction(() => /spider whisperer \S+: started/.test(document.querySelector('.attach-log')?.textContent ?? ''));
+      await page.screenshot({ path: join(shots, 'attach.png') });
+      // The attached Whisperers' data, under their pods' names, in the capture views.
+      await page.goto(`${cluster.url}?view=http&w=web-6b7f9c7d5-k2x8p`);
+      await page.waitForFunction((n) => document.querySelectorAll('.grid-row').length >= n, truth.length, { timeout: 30_000 });
+      assert.deepEqual((await pathsShown()).sort(), truth.map((t) => decodeURIComponent(t.uri.split('?')[0])).sort());
+      await page.goto(`${cluster.url}?view=usage`);
+      await page.waitForSelector('table.attachments button.detach');
+      await page.click('table.attachments button.detach');
+      await page.waitForFunction(() => !document.querySelector('table.attachments tr.attachment'));
+    } finally {
+      cluster.child.stdin.end();
+    }
+  });
 } finally {
   await context.close();
   demo.child.stdin.end();

@@ -1,3 +1,4 @@
+import { describeTarget, targetOf, ttlSeconds } from './attach';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_STATE, formatState, parseState } from './state';
 import { resolveToken, takeToken, TOKEN_KEY } from './auth';
@@ -193,5 +194,25 @@ describe('packets', () => {
     expect(frames[0]!.time).toBe(1e9);
     expect(Array.from(frames[0]!.data)).toEqual(Array.from(frame));
     expect(() => readPcapng(file.slice(0, file.length - 8))).toThrow(/damaged/);
+  });
+});
+
+describe('attachment targets', () => {
+  const web = { namespace: 'shop', kind: 'Deployment', workload: 'web', pod: 'web-1', node: 'n1' };
+  it('a workload in NLS, a pod in NPS, nothing for IP classes', () => {
+    expect(targetOf(web, 'nls')).toEqual({ target: 'workload', namespace: 'shop', kind: 'Deployment', name: 'web' });
+    expect(targetOf(web, 'nps')).toEqual({ target: 'pod', namespace: 'shop', name: 'web-1' });
+    expect(targetOf({ namespace: 'shop', kind: 'Pod', workload: 'bare', pod: 'bare' }, 'nls')).toEqual({ target: 'pod', namespace: 'shop', name: 'bare' });
+    expect(targetOf({ kind: 'external' }, 'nls')).toBeNull();
+    expect(targetOf({ kind: 'node', node: 'n1' }, 'nls')).toBeNull();
+    expect(targetOf(null, 'nls')).toBeNull();
+    expect(describeTarget(targetOf(web, 'nls')!)).toBe('Deployment shop/web');
+  });
+  it('the time to live is whole minutes from 1 to a week', () => {
+    expect(ttlSeconds('30')).toBe(1800);
+    expect(ttlSeconds('0')).toBeNull();
+    expect(ttlSeconds('1.5')).toBeNull();
+    expect(ttlSeconds('abc')).toBeNull();
+    expect(ttlSeconds(String(7 * 24 * 60 + 1))).toBeNull();
   });
 });

@@ -9,7 +9,8 @@ import { Column, HTTP_COLUMNS, PACKET_COLUMNS, Row, rowId, SESSION_COLUMNS } fro
 import { renderDetails, renderPacket } from './details';
 import { addTerm } from './filters';
 import { Grid } from './grid';
-import { networkGraph, usageGraph, UsageOptions } from './graph-model';
+import { networkGraph, placeOf, usageGraph, UsageOptions } from './graph-model';
+import { AttachPanel, AttachTarget, targetOf } from './attach';
 import { GraphView, renderGraph } from './maps';
 import { SearchBox } from './search';
 import { DEFAULT_STATE, formatState, parseState, View, ViewState } from './state';
@@ -20,6 +21,7 @@ let api: Api;
 let state: ViewState = DEFAULT_STATE;
 let grid: Grid | null = null;
 let graph: GraphView | null = null;
+let attachPanel: AttachPanel | null = null;
 let live: WebSocket | null = null;
 let search: SearchBox;
 let timeline: Timeline;
@@ -241,6 +243,8 @@ function connectLive(): void {
 async function show(): Promise<void> {
   graph?.destroy();
   graph = null;
+  attachPanel?.stop();
+  attachPanel = null;
   live?.close();
   app.querySelectorAll<HTMLButtonElement>('nav.views button').forEach((b) => b.classList.toggle('active', b.dataset.view === state.view));
   (app.querySelector('.whisperers') as HTMLInputElement).value = state.whisperers.join(',');
@@ -321,7 +325,10 @@ async function showUsage(content: HTMLElement): Promise<void> {
     <label><input type="radio" name="mode" value="nps"> NPS (nodes → namespaces → pods)</label>
     <label><input type="checkbox" class="t-intra"> intra-namespace</label>
     <label><input type="checkbox" class="t-node"> node</label>
-    <label><input type="checkbox" class="t-external"> external</label></div><div class="graph"></div>`;
+    <label><input type="checkbox" class="t-external"> external</label></div><div class="usage-body"><div class="graph"></div><aside class="attach-panel"></aside></div>`;
+  attachPanel?.stop();
+  attachPanel = new AttachPanel(content.querySelector('.attach-panel') as HTMLElement, api);
+  void attachPanel.start();
   const bar = content.querySelector('.usage-bar')!;
   (bar.querySelector(`input[value="${usageOptions.mode}"]`) as HTMLInputElement).checked = true;
   const toggles: [string, keyof UsageOptions][] = [['.t-intra', 'intraNamespace'], ['.t-node', 'node'], ['.t-external', 'external']];
@@ -342,10 +349,22 @@ async function showUsage(content: HTMLElement): Promise<void> {
   try {
     const usage = await api.get('/api/v1/usage', { from: state.from, to: state.to, group: 'connection', limit: 10000 });
     const model = usageGraph(usage.items, usageOptions);
+    const targets = new Map<string, AttachTarget>();
+    for (const row of usage.items) {
+      for (const [ip, ref] of [[row.src, row.src_workload], [row.dst, row.dst_workload]]) {
+        const target = targetOf(ref, usageOptions.mode);
+        if (target) targets.set(placeOf(ip, ref, usageOptions.mode).id, target);
+      }
+    }
     if (!model.nodes.length) content.querySelector('.graph')!.textContent = 'No network usage in this range (it comes from Gociphers, enriched by a Controller).';
     else
       graph = renderGraph(content.querySelector('.graph')!, model, (id) => {
-        const ns = id.startsWith('ns:') ? id.slice(3) : id.startsWith('wl:') ? id.slice(3).split('/')[0]! : null;
+        const target = targets.get(id);
+        if (target) {
+          attachPanel?.select(target);
+          return;
+        }
+        const ns = id.startsWith('ns:') ? id.slice(3).replace(/#all$/, '') : null;
         usageOptions.selected = ns;
         void show();
       }, () => {});

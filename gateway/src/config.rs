@@ -23,6 +23,36 @@ pub struct GatewayConfig {
     pub max_body_bytes: u64,
     /// How often the live WebSocket looks for new exchanges.
     pub live_interval: Duration,
+    /// The Whisperer container that attachments add, unless the request says otherwise.
+    pub attach: AttachDefaults,
+}
+
+/// The container an attachment adds to each pod.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttachDefaults {
+    pub image: String,
+    pub command: Vec<String>,
+    pub args: Vec<String>,
+}
+
+impl Default for AttachDefaults {
+    /// Spider's image, capturing on the pod's `eth0` and sending to the backend service of the
+    /// `spider` namespace (deploy/kubernetes), logging in with the token mounted from the
+    /// `spider-agent-token` secret.
+    fn default() -> Self {
+        Self {
+            image: format!("spider:{}", env!("CARGO_PKG_VERSION")),
+            command: vec!["spider".into(), "whisperer".into()],
+            args: vec![
+                "--iface".into(),
+                "eth0".into(),
+                "--backend".into(),
+                "spider-backend.spider.svc:7070".into(),
+                "--token-file".into(),
+                "/var/run/secrets/spider/token".into(),
+            ],
+        }
+    }
 }
 
 impl GatewayConfig {
@@ -37,6 +67,7 @@ impl GatewayConfig {
             request_timeout: Duration::from_secs(30),
             max_body_bytes: 256 * 1024 * 1024,
             live_interval: Duration::from_secs(2),
+            attach: AttachDefaults::default(),
         }
     }
 

@@ -19,6 +19,6 @@ pub mod routes;
 mod server;
 mod ui;
 
-pub use config::GatewayConfig;
+pub use config::{AttachDefaults, GatewayConfig};
 pub use error::{ApiError, GatewayError};
 pub use server::{Gateway, GatewayHandle};

@@ -246,6 +246,7 @@ pub fn document() -> Value {
     );
     live["get"]["responses"]["101"] = json!({"description": "switching to the WebSocket protocol"});
     paths.insert("/api/v1/live".into(), live);
+    controller_paths(&mut paths);
     let mut metrics_responses = errors();
     metrics_responses["200"] = json!({"description": "Prometheus text format", "content": {"text/plain": {"schema": {"type": "string"}}}});
     paths.insert("/metrics".into(), json!({"get": {"summary": "Metrics in the Prometheus text format (admin token).", "responses": metrics_responses}}));
@@ -279,4 +280,51 @@ pub fn document() -> Value {
             }
         }
     })
+}
+
+/// The clusters' inventories and the Controllers' commands.
+fn controller_paths(paths: &mut serde_json::Map<String, Value>) {
+    let items = ok(
+        "the items",
+        json!({"type": "object", "required": ["items"], "properties": {"items": {"type": "array", "items": {"type": "object"}}}}),
+    );
+    let with_conflict = |mut responses: Value| {
+        responses["409"] = json!({"description": "the Controller is not connected", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}});
+        responses
+    };
+    let name = path_param("name", "The Controller's agent name.");
+    paths.insert("/api/v1/inventory".into(), get("The inventory of each cluster (nodes, namespaces, workloads, pods, services) as its Controller last sent it.", vec![], ok("inventories", json!({"type": "object", "required": ["items"], "properties": {
+        "items": {"type": "array", "items": {"type": "object", "required": ["controller", "cluster", "time", "objects"]}},
+        "missing_shards": {"type": "array", "items": {"type": "integer"}}}}))));
+    let target = json!({"oneOf": [
+        {"type": "object", "required": ["target", "namespace", "name"], "properties": {"target": {"type": "string", "enum": ["pod"]}, "namespace": {"type": "string"}, "name": {"type": "string"}}},
+        {"type": "object", "required": ["target", "namespace", "kind", "name"], "properties": {"target": {"type": "string", "enum": ["workload"]}, "namespace": {"type": "string"},
+            "kind": {"type": "string", "enum": ["Deployment", "DaemonSet", "StatefulSet", "Job", "CronJob"]}, "name": {"type": "string"}}}]});
+    let mut created = with_conflict(errors());
+    created["201"] = json!({"description": "the attachment asked for", "content": {"application/json": {"schema": {"type": "object"}}}});
+    created["413"] = json!({"description": "too large", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}});
+    let mut attachments = get(
+        "A Controller's attachments: what each targets, its pods and their Whisperers' states.",
+        vec![name.clone()],
+        with_conflict(items.clone()),
+    );
+    attachments["post"] = json!({"summary": "Attach a Whisperer (an ephemeral container) to a pod, or to every pod of a workload including new replicas, for a time to live.",
+        "parameters": [name.clone()],
+        "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["target"], "additionalProperties": false, "properties": {
+            "id": {"type": "string", "description": "a DNS label; default: made up"}, "target": target,
+            "ttl_seconds": {"type": "integer", "minimum": 1, "maximum": 604800},
+            "image": {"type": "string"}, "command": {"type": "array", "items": {"type": "string"}}, "args": {"type": "array", "items": {"type": "string"}}}}}}},
+        "responses": created});
+    paths.insert("/api/v1/controllers/{name}/attachments".into(), attachments);
+    paths.insert("/api/v1/controllers/{name}/attachments/{id}".into(), json!({"delete": {"summary": "Detach: no Whisperer is added any more; running ones exit.",
+        "parameters": [name.clone(), path_param("id", "The attachment.")], "responses": with_conflict(ok("detached", json!({"type": "object"})))}}));
+    paths.insert("/api/v1/controllers/{name}/agents".into(), get("Spider's agents the Controller found among the pods (sidecar Whisperers, Gocipher pods).", vec![name.clone()], with_conflict(items)));
+    let log_params = vec![
+        name,
+        json!({"name": "namespace", "in": "query", "required": true, "schema": {"type": "string"}}),
+        json!({"name": "pod", "in": "query", "required": true, "schema": {"type": "string"}}),
+        json!({"name": "container", "in": "query", "required": true, "schema": {"type": "string"}}),
+        param("tail", "The last lines only (default 1000, at most 10000)."),
+    ];
+    paths.insert("/api/v1/controllers/{name}/logs".into(), get("The log of an agent's container, read through its Controller.", log_params, with_conflict(ok("the log", json!({"type": "object", "required": ["log"], "properties": {"log": {"type": "string"}}})))));
 }

@@ -10,6 +10,8 @@
 
 @0xcf984429ee43546c;
 
+using Controller = import "controller.capnp";
+
 enum AgentKind {
   whisperer @0;
   # Captures frames (AF_PACKET) and streams packets, session updates, hosts and DNS.
@@ -260,11 +262,12 @@ struct AgentSummary {
 }
 
 interface AgentRegistry {
-  register @0 (info :AgentInfo, control :AgentControl)
+  register @0 (info :AgentInfo, control :AgentControl, controller :Controller.ControllerControl)
            -> (registration :Registration, config :AgentConfig);
   # Called by an agent (role `agent` or `admin`). Returns the configuration to start with (null:
   # keep the agent's local defaults). A second registration under a name whose first one is still
-  # connected replaces it (the older connection is most likely dead).
+  # connected replaces it (the older connection is most likely dead). A Controller also hands over
+  # its `controller` capability (null for other agents).
 
   list @1 () -> (agents :List(AgentSummary));
   # Every agent known (connected or not). Role `admin`.
@@ -276,4 +279,8 @@ interface AgentRegistry {
   setConfig @3 (name :Text, config :AgentConfig) -> (ack :ConfigAck);
   # Store the desired configuration of an agent (kept across its reconnections) and, when it is
   # connected, apply it now. Role `admin`. `config.generation` is assigned by the registry.
+
+  controller @4 (name :Text) -> (control :Controller.ControllerControl);
+  # The command capability of a connected Controller, by name (fails when it is not connected or
+  # is not a Controller). Role `admin`.
 }

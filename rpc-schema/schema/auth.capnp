@@ -17,6 +17,7 @@
 using Ingest = import "ingest.capnp";
 using Query = import "query.capnp";
 using Agent = import "agent.capnp";
+using Controller = import "controller.capnp";
 
 struct Credential {
   union {
@@ -64,6 +65,9 @@ interface Session {
 
   whoami @3 () -> (identity :Identity);
   # Any role.
+
+  names @4 () -> (names :Controller.NameService);
+  # Roles admin and agent, on a Controller's listener; a backend node fails with "unimplemented".
 }
 
 interface Auth {

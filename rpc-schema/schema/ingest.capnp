@@ -84,6 +84,10 @@ struct ShardMap {
 
   answeringNode @4 :UInt16;
   # The index in `nodes` of the node that answered.
+
+  followers @5 :List(UInt16);
+  # followers[s] is the index in `nodes` of the node that keeps a copy of virtual shard s (and
+  # takes over when its owner is lost); 65535 when there is none. Empty for a single node.
 }
 
 struct DropCounters {
@@ -139,6 +143,10 @@ struct CaptureBatch {
   retentionTtl @9 :Int64;
   # WhispererConfig.retentionTtl in force (ns; 0: the backend's default), so the shard files the data
   # in the right retention class.
+
+  replicated @10 :Bool;
+  # Set by a group's owner node when it passes the batch on to the group's follower node (the
+  # follower takes only these for the groups it follows).
 }
 
 struct UsageBatch {
@@ -150,6 +158,9 @@ struct UsageBatch {
 
   records @3 :List(Records.UsageRecord);
   # Each with usage shard (see the crate README) == shard.
+
+  replicated @4 :Bool;
+  # As CaptureBatch.replicated.
 }
 
 struct InventoryBatch {
@@ -163,6 +174,9 @@ struct InventoryBatch {
 
   update @3 :Inventory.InventoryUpdate;
   # Required.
+
+  replicated @4 :Bool;
+  # As CaptureBatch.replicated.
 }
 
 interface Ingest {
@@ -184,11 +198,11 @@ interface Ingest {
   # it every second or so, and before they exit.
 
   pushInventory @4 (batch :InventoryBatch) -> stream;
+  # A Controller's inventory snapshot or delta.
 
   acknowledged @5 (agent :Text, incarnation :UInt64) -> (acked :List(BatchAck));
   # What this backend holds durably of one incarnation of an agent, whatever connection sent it:
   # per shard, the highest sequence stored (every batch before it is stored too, since a batch
   # after a gap is refused). An agent that reconnects resumes after it instead of resending
   # everything it had not seen acknowledged.
-  # A Controller's inventory snapshot or delta.
 }

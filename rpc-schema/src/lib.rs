@@ -25,9 +25,15 @@ pub use convert::{
     write_agent_summary, write_config_ack, write_dns, write_frame, write_host, write_http,
     write_packet, write_tcp_session, write_usage, write_workload_ref,
 };
+pub use convert::{
+    read_agent_pod, read_attach_request, read_attachment_status, read_inventory_objects,
+    read_inventory_update, read_ip_names, write_agent_pod, write_attach_request,
+    write_attachment_status, write_inventory_objects, write_inventory_update, write_ip_names,
+};
 pub use error::SchemaError;
 pub use schema::{
-    agent_capnp, auth_capnp, ingest_capnp, inventory_capnp, query_capnp, records_capnp,
+    agent_capnp, auth_capnp, controller_capnp, ingest_capnp, inventory_capnp, query_capnp,
+    records_capnp,
 };
 pub use shard::{fnv1a64, inventory_shard, shard_of, shard_of_hash, usage_shard, VIRTUAL_SHARDS};
 pub use wire::{ip_octets, read_endpoint, read_ip, write_endpoint, IpOctets};

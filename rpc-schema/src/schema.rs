@@ -25,6 +25,11 @@ pub mod agent_capnp {
     include!(concat!(env!("OUT_DIR"), "/agent_capnp.rs"));
 }
 
+/// `controller.capnp`: a Controller's commands (attachments, agents' logs) and its name service.
+pub mod controller_capnp {
+    include!(concat!(env!("OUT_DIR"), "/controller_capnp.rs"));
+}
+
 /// `inventory.capnp`: a Controller's Kubernetes inventory, as snapshots and deltas.
 pub mod inventory_capnp {
     include!(concat!(env!("OUT_DIR"), "/inventory_capnp.rs"));

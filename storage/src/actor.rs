@@ -78,6 +78,7 @@ impl Handler<ShardRequest> for ShardActor {
             ShardRequest::Timeline(request) => ShardResponse::Timeline(shard.timeline(&request)?),
             ShardRequest::NetworkMap(request) => ShardResponse::Map(shard.network_map(&request)?),
             ShardRequest::Usage(request) => ShardResponse::Usage(shard.usage(&request)?),
+            ShardRequest::Inventories => ShardResponse::Inventories(shard.inventories()?),
             ShardRequest::ExportPcap(source) => ShardResponse::Pcap(shard.export_pcap(&source)?),
             ShardRequest::ExportPackets(source) => {
                 ShardResponse::ExportedPackets(shard.export_packets(&source)?)

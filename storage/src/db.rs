@@ -20,8 +20,9 @@ pub(crate) const CF_BATCHES: &str = "batches";
 pub(crate) const CF_META: &str = "meta";
 pub(crate) const CF_TIMELINE_ROLLUP: &str = "timeline_rollup";
 pub(crate) const CF_MAP_ROLLUP: &str = "map_rollup";
+pub(crate) const CF_INVENTORY: &str = "inventory";
 
-pub(crate) const ALL_CFS: [&str; 11] = [
+pub(crate) const ALL_CFS: [&str; 12] = [
     CF_PACKETS,
     CF_SESSIONS,
     CF_SESSION_IDS,
@@ -33,6 +34,7 @@ pub(crate) const ALL_CFS: [&str; 11] = [
     CF_META,
     CF_TIMELINE_ROLLUP,
     CF_MAP_ROLLUP,
+    CF_INVENTORY,
 ];
 
 /// How a column family is read, which decides its options.

@@ -29,6 +29,8 @@ pub enum ShardRequest {
     Timeline(TimelineRequest),
     NetworkMap(MapRequest),
     Usage(UsageRequest),
+    /// The Controllers' inventories kept by this shard.
+    Inventories,
     ExportPcap(PcapSource),
     /// The packets of an export, for a caller that merges shards (see `write_pcapng`).
     ExportPackets(PcapSource),
@@ -79,6 +81,7 @@ pub enum ShardResponse {
     Timeline(Timeline),
     Map(NetworkMap),
     Usage(Vec<UsageRow>),
+    Inventories(Vec<spider_model::inventory::ClusterInventory>),
     Pcap(PcapExport),
     ExportedPackets(PacketExport),
     Purged(PurgeReport),

@@ -24,6 +24,8 @@ pub struct IngestBatch {
     pub dns: Vec<DnsRecord>,
     /// Usage counters: added to what is stored for the same key.
     pub usage: Vec<UsageRecord>,
+    /// A Controller's inventory snapshot or delta.
+    pub inventory: Option<spider_model::inventory::InventoryUpdate>,
 }
 
 impl IngestBatch {
@@ -47,6 +49,9 @@ pub struct IngestCounts {
     pub hosts: u64,
     pub dns: u64,
     pub usage: u64,
+    /// Inventory objects written or removed.
+    #[serde(default)]
+    pub inventory: u64,
 }
 
 /// The acknowledgement of a batch: it is in the WAL (and fsynced under `WalSync::Always`).

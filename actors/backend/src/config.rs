@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::{Deserialize, Deserializer};
+use spider_redact::RuleSet;
 
 /// Every setting of a backend node. In TOML, every field is optional and defaults as documented.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -27,6 +28,8 @@ pub struct BackendConfig {
     pub retention: RetentionConfig,
     /// What of HTTP exchanges is searchable as text beyond hosts, paths and queries (`[index]`).
     pub index: IndexSettings,
+    /// What is masked before anything is stored (`[redaction]`).
+    pub redaction: RedactionConfig,
 }
 
 /// `[retention]`: durations are written like `7d`, `12h`, `30m`, `90s`.
@@ -102,6 +105,108 @@ pub struct IndexSettings {
     pub whisperers: BTreeMap<String, TextIndexSettings>,
 }
 
+/// `[redaction]`: secrets masked in HTTP exchanges, and in the raw frames that carry them, before
+/// anything is stored or indexed (ARCHITECTURE.md, "Redaction"). Names match without regard to
+/// ASCII case.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RedactionConfig {
+    /// Redact at all (`SPIDER_BACKEND_REDACTION`). Default true.
+    pub enabled: bool,
+    /// Headers whose values are masked, in requests, responses and chunked trailers. Default
+    /// `authorization`, `proxy-authorization`, `cookie`, `set-cookie`, `x-api-key`, `api-key`,
+    /// `x-auth-token`.
+    pub headers: Vec<String>,
+    /// Keys whose values are masked, at any depth, in `application/json` and
+    /// `application/*+json` bodies. Default `password`, `token`, `access_token`,
+    /// `refresh_token`, `secret`, `api_key`, `client_secret`.
+    pub json_fields: Vec<String>,
+    /// Parameters whose values are masked: in the request target's query, in `Referer`,
+    /// `Location` and `Content-Location` URLs (query and fragment), and in
+    /// `application/x-www-form-urlencoded` bodies. Default: the names of `json_fields`.
+    pub query_params: Vec<String>,
+    /// Keep who called in an exchange's `Authorization`/`Proxy-Authorization` value: the Basic
+    /// user (`Basic alice:****`), a JWT claim (`Bearer <jwt sub=alice> ****`), the Digest
+    /// username. The raw frames never keep it. Default true.
+    pub keep_identity: bool,
+    /// The JWT claims tried, in order, for a Bearer token's identity. Default `["sub"]`.
+    pub identity_claims: Vec<String>,
+    /// `[redaction.whisperers.NAME]`: any of the fields above for one Whisperer; what it leaves
+    /// out is taken from `[redaction]`.
+    pub whisperers: BTreeMap<String, RedactionOverride>,
+}
+
+impl Default for RedactionConfig {
+    fn default() -> Self {
+        let rules = RuleSet::default();
+        Self {
+            enabled: true,
+            headers: rules.headers,
+            json_fields: rules.json_fields,
+            query_params: rules.query_params,
+            keep_identity: rules.keep_identity,
+            identity_claims: rules.identity_claims,
+            whisperers: BTreeMap::new(),
+        }
+    }
+}
+
+/// `[redaction.whisperers.NAME]`: the fields of `[redaction]` this Whisperer has its own; each
+/// means what it means there.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RedactionOverride {
+    /// Redact this Whisperer's data at all.
+    pub enabled: Option<bool>,
+    /// Headers whose values are masked.
+    pub headers: Option<Vec<String>>,
+    /// JSON keys whose values are masked.
+    pub json_fields: Option<Vec<String>>,
+    /// Query, URL and form parameters whose values are masked.
+    pub query_params: Option<Vec<String>>,
+    /// Keep who called in the exchange's Authorization value.
+    pub keep_identity: Option<bool>,
+    /// The JWT claims tried for a Bearer token's identity.
+    pub identity_claims: Option<Vec<String>>,
+}
+
+impl RedactionConfig {
+    /// The rules for `whisperer`; `None` when redaction is off for it.
+    pub fn rules_for(&self, whisperer: &str) -> Option<RuleSet> {
+        let own = self.whisperers.get(whisperer).cloned().unwrap_or_default();
+        let enabled = own.enabled.unwrap_or(self.enabled);
+        enabled.then(|| self.merged(own))
+    }
+
+    fn merged(&self, own: RedactionOverride) -> RuleSet {
+        RuleSet {
+            headers: own.headers.unwrap_or_else(|| self.headers.clone()),
+            json_fields: own.json_fields.unwrap_or_else(|| self.json_fields.clone()),
+            query_params: own
+                .query_params
+                .unwrap_or_else(|| self.query_params.clone()),
+            keep_identity: own.keep_identity.unwrap_or(self.keep_identity),
+            identity_claims: own
+                .identity_claims
+                .unwrap_or_else(|| self.identity_claims.clone()),
+        }
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let base = std::iter::once(("redaction".to_owned(), RedactionOverride::default()));
+        let own = self
+            .whisperers
+            .iter()
+            .map(|(name, own)| (format!("redaction.whisperers.{name}"), own.clone()));
+        for (section, own) in base.chain(own) {
+            self.merged(own)
+                .validate()
+                .map_err(|source| ConfigError::Redaction { section, source })?;
+        }
+        Ok(())
+    }
+}
+
 fn parse_duration(text: &str) -> Result<Duration, String> {
     humantime::parse_duration(text).map_err(|error| format!("{text:?} is not a duration: {error}"))
 }
@@ -135,6 +240,7 @@ impl Default for BackendConfig {
             sync_wal: false,
             retention: RetentionConfig::default(),
             index: IndexSettings::default(),
+            redaction: RedactionConfig::default(),
         }
     }
 }
@@ -160,6 +266,11 @@ pub enum ConfigError {
     },
     #[error("{0}")]
     Invalid(String),
+    #[error("invalid [{section}]: {source}")]
+    Redaction {
+        section: String,
+        source: spider_redact::RuleError,
+    },
 }
 
 impl BackendConfig {
@@ -212,6 +323,9 @@ impl BackendConfig {
         if let Some(value) = var("SPIDER_BACKEND_SYNC_WAL") {
             self.sync_wal = parse("SPIDER_BACKEND_SYNC_WAL", value)?;
         }
+        if let Some(value) = var("SPIDER_BACKEND_REDACTION") {
+            self.redaction.enabled = parse("SPIDER_BACKEND_REDACTION", value)?;
+        }
         if let Some(value) = var("SPIDER_BACKEND_RETENTION") {
             self.retention.default = parse_duration(&value).map_err(|reason| ConfigError::Env {
                 variable: "SPIDER_BACKEND_RETENTION",
@@ -234,6 +348,7 @@ impl BackendConfig {
                 "retention.purge_interval must be more than zero".into(),
             ));
         }
+        self.redaction.validate()?;
         if self.admin_token.len() < 16 {
             return Err(ConfigError::Invalid(
                 "admin_token must be set, 16 characters at least".into(),
@@ -285,6 +400,57 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(error.contains("soon"), "{error}");
+    }
+
+    #[test]
+    fn redaction_section_with_defaults_and_overrides() {
+        let config: BackendConfig = toml::from_str("admin_token = \"0123456789abcdef\"").unwrap();
+        let rules = config.redaction.rules_for("any").unwrap();
+        assert_eq!(rules, RuleSet::default());
+        assert!(rules.headers.contains(&"set-cookie".to_owned()));
+        assert!(rules.query_params.contains(&"api_key".to_owned()) && rules.keep_identity);
+
+        let mut config: BackendConfig = toml::from_str(
+            "admin_token = \"0123456789abcdef\"\n\
+             [redaction]\nheaders = [\"X-Secret\"]\nkeep_identity = false\n\
+             [redaction.whisperers.lab]\nenabled = false\n\
+             [redaction.whisperers.edge]\njson_fields = [\"pin\"]\nidentity_claims = [\"email\"]\n",
+        )
+        .unwrap();
+        config.validate().unwrap();
+        assert_eq!(config.redaction.rules_for("lab"), None);
+        let edge = config.redaction.rules_for("edge").unwrap();
+        assert_eq!(edge.headers, ["X-Secret"]);
+        assert_eq!(edge.json_fields, ["pin"]);
+        assert_eq!(edge.identity_claims, ["email"]);
+        assert!(!edge.keep_identity, "left out: from [redaction]");
+        assert_eq!(edge.query_params, RuleSet::default().query_params);
+
+        config
+            .apply_env(|name| (name == "SPIDER_BACKEND_REDACTION").then(|| "false".into()))
+            .unwrap();
+        assert_eq!(config.redaction.rules_for("edge"), None);
+        config
+            .redaction
+            .whisperers
+            .entry("edge".into())
+            .or_default()
+            .enabled = Some(true);
+        assert!(config.redaction.rules_for("edge").is_some());
+    }
+
+    #[test]
+    fn redaction_names_that_cannot_match_are_refused() {
+        let config: BackendConfig = toml::from_str(
+            "admin_token = \"0123456789abcdef\"\n[redaction.whisperers.w]\nheaders = [\"bad name\"]\n",
+        )
+        .unwrap();
+        let error = config.validate().unwrap_err().to_string();
+        assert!(
+            error.contains("redaction.whisperers.w") && error.contains("bad name"),
+            "{error}"
+        );
+        assert!(toml::from_str::<BackendConfig>("[redaction]\nheader = []\n").is_err());
     }
 
     #[test]

@@ -19,3 +19,4 @@ mod worker;
 
 pub use config::{BackendConfig, ConfigError, IndexSettings, RetentionConfig, TextIndexSettings};
 pub use node::{BackendNode, NodeError};
+pub use rpc::serve_connections;

@@ -269,8 +269,11 @@ fn start_actors(config: &BackendConfig) -> Result<(Router, Vec<actix::Arbiter>),
             source,
         })?;
         let (shard, arbiter) = ShardActor::spawn(shard);
-        let worker =
-            actix::Actor::start(CaptureWorker::new(shard.clone(), PipelineConfig::default()));
+        let worker = actix::Actor::start(CaptureWorker::new(
+            shard.clone(),
+            PipelineConfig::default(),
+            config.redaction.clone(),
+        ));
         router.shards.push(shard);
         router.workers.push(worker);
         arbiters.push(arbiter);

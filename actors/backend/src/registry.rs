@@ -16,6 +16,7 @@ use spider_model::agent::{
     AgentConfig, AgentInfo, AgentKind, AgentSettings, AgentStatus, AgentSummary,
 };
 use spider_rpc_schema::agent_capnp::agent_control;
+use spider_rpc_schema::controller_capnp::controller_control;
 use spider_storage::ShardRequest;
 
 use crate::config::RetentionConfig;
@@ -45,6 +46,8 @@ struct Entry {
     status: AgentStatus,
     /// The live registration's number and the agent's control capability.
     live: Option<(u64, agent_control::Client)>,
+    /// A connected Controller's command capability.
+    controller: Option<controller_control::Client>,
 }
 
 struct Inner {
@@ -76,6 +79,8 @@ pub(crate) enum RegistryError {
     },
     #[error("agent {0:?} is not connected")]
     NotConnected(String),
+    #[error("agent {0:?} is not a Controller")]
+    NotAController(String),
     #[error("an agent needs a name")]
     NoName,
 }
@@ -111,6 +116,7 @@ impl Registry {
                     saved,
                     status,
                     live: None,
+                    controller: None,
                 };
                 (name, entry)
             })
@@ -169,6 +175,7 @@ impl Registry {
         &self,
         info: AgentInfo,
         control: agent_control::Client,
+        controller: Option<controller_control::Client>,
     ) -> Result<(u64, AgentConfig), RegistryError> {
         if info.name.is_empty() {
             return Err(RegistryError::NoName);
@@ -192,6 +199,7 @@ impl Registry {
                 },
                 status: AgentStatus::default(),
                 live: None,
+                controller: None,
             });
             if entry.saved.config.settings.kind() != kind {
                 entry.saved.config = AgentConfig {
@@ -210,6 +218,7 @@ impl Registry {
                 ..AgentStatus::default()
             };
             entry.live = Some((number, control));
+            entry.controller = controller;
             (number, entry.saved.config.clone())
         };
         self.save();
@@ -236,6 +245,7 @@ impl Registry {
             match inner.agents.get_mut(name) {
                 Some(entry) if entry.live.as_ref().is_some_and(|(live, _)| *live == number) => {
                     entry.live = None;
+                    entry.controller = None;
                     true
                 }
                 _ => false,
@@ -291,6 +301,20 @@ impl Registry {
                 live: Some((_, control)),
                 ..
             }) => Ok(control.clone()),
+        }
+    }
+
+    /// The command capability of a connected Controller.
+    pub fn controller(&self, name: &str) -> Result<controller_control::Client, RegistryError> {
+        let inner = self.inner.borrow();
+        let entry = inner
+            .agents
+            .get(name)
+            .ok_or_else(|| RegistryError::Unknown(name.to_owned()))?;
+        match (&entry.controller, &entry.live) {
+            (Some(controller), Some(_)) => Ok(controller.clone()),
+            (_, None) => Err(RegistryError::NotConnected(name.to_owned())),
+            (None, Some(_)) => Err(RegistryError::NotAController(name.to_owned())),
         }
     }
 

@@ -1,12 +1,17 @@
-//! The capture worker of one local shard: parses the packets of its sessions, then writes the
-//! batch with what was parsed from it in one durable write.
+//! The capture worker of one local shard: parses the packets of its sessions, masks what the
+//! redaction rules say in the exchanges and in the frames, then writes the batch with what was
+//! parsed from it in one durable write.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use actix::{Actor, Addr, Context, Handler, Message, ResponseFuture};
 use spider_model::{DnsRecord, HostRecord, PacketRecord, Record, TcpSessionRecord};
 use spider_pipeline::{PipelineConfig, SessionParser};
+use spider_redact::{redact_exchange, FrameRedactor, Rules};
 use spider_storage::{IngestBatch, IngestOutcome, ShardActor, ShardRequest, ShardResponse};
+
+use crate::config::RedactionConfig;
 
 /// A capture batch as a Whisperer sent it, decoded from the wire.
 #[derive(Debug)]
@@ -36,20 +41,51 @@ pub enum WorkerError {
     Unexpected(&'static str),
 }
 
-/// Parses and stores the capture batches of one local shard.
+/// What a worker keeps per Whisperer (session ids are unique per Whisperer only).
+struct Feed {
+    parser: SessionParser,
+    /// The Whisperer's rules and its frames' redactor; `None` when redaction is off for it.
+    redaction: Option<(Arc<Rules>, FrameRedactor)>,
+}
+
+impl Feed {
+    fn new(config: PipelineConfig, redaction: &RedactionConfig, whisperer: &str) -> Self {
+        let redaction = redaction.rules_for(whisperer).map(|rules| {
+            let rules = Arc::new(Rules::new(&rules));
+            (rules.clone(), FrameRedactor::new(rules))
+        });
+        if redaction.is_none() {
+            tracing::warn!(
+                whisperer,
+                "redaction is off: secrets are stored as captured"
+            );
+        }
+        Self {
+            parser: SessionParser::new(config),
+            redaction,
+        }
+    }
+}
+
+/// Parses, redacts and stores the capture batches of one local shard.
 pub(crate) struct CaptureWorker {
     shard: Addr<ShardActor>,
     config: PipelineConfig,
-    /// One parser per Whisperer: session ids are unique per Whisperer only.
-    parsers: HashMap<String, SessionParser>,
+    redaction: RedactionConfig,
+    feeds: HashMap<String, Feed>,
 }
 
 impl CaptureWorker {
-    pub fn new(shard: Addr<ShardActor>, config: PipelineConfig) -> Self {
+    pub fn new(
+        shard: Addr<ShardActor>,
+        config: PipelineConfig,
+        redaction: RedactionConfig,
+    ) -> Self {
         Self {
             shard,
             config,
-            parsers: HashMap::new(),
+            redaction,
+            feeds: HashMap::new(),
         }
     }
 }
@@ -62,28 +98,48 @@ impl Handler<CaptureBatch> for CaptureWorker {
     type Result = ResponseFuture<Result<IngestOutcome, WorkerError>>;
 
     fn handle(&mut self, batch: CaptureBatch, _: &mut Context<Self>) -> Self::Result {
-        let config = self.config;
-        let parser = self
-            .parsers
+        let (config, redaction) = (self.config, &self.redaction);
+        let feed = self
+            .feeds
             .entry(batch.whisperer.clone())
-            .or_insert_with(|| SessionParser::new(config));
+            .or_insert_with(|| Feed::new(config, redaction, &batch.whisperer));
+        let rules = feed.redaction.as_ref().map(|(rules, _)| rules.clone());
         let mut out = IngestBatch::new(batch.agent, batch.seq, batch.whisperer);
+        // The parser reads the frames as captured (the caller's identity is known only from
+        // the whole value); exchanges are masked as they come out, frames once parsed.
         let mut sink = |record: Record| match record {
-            Record::Http(exchange) => out.http.push(*exchange),
+            Record::Http(mut exchange) => {
+                if let Some(rules) = &rules {
+                    redact_exchange(rules, &mut exchange);
+                }
+                out.http.push(*exchange);
+            }
             Record::Dns(dns) => out.dns.push(dns),
             Record::Host(host) => out.hosts.push(host),
             Record::TcpSession(_) => {}
         };
+        let parser = &mut feed.parser;
         for frame in &batch.frames {
             parser.packet(frame, &mut sink);
         }
-        for session in batch.sessions.iter().filter(|s| s.close_reason.is_some()) {
-            parser.session_closed(session.id, &mut sink);
+        let closed: Vec<u64> = batch
+            .sessions
+            .iter()
+            .filter(|s| s.close_reason.is_some())
+            .map(|s| s.id)
+            .collect();
+        for id in &closed {
+            parser.session_closed(*id, &mut sink);
         }
         out.hosts.extend(parser.drain_hosts());
         out.hosts.extend(batch.hosts);
         out.dns.extend(batch.dns);
-        out.packets = batch.frames;
+        let mut frames = batch.frames;
+        if let Some((_, redactor)) = &mut feed.redaction {
+            redactor.redact(&mut frames, &closed);
+            tracing::trace!(stats = ?redactor.stats(), "frames redacted");
+        }
+        out.packets = frames;
         out.sessions = batch.sessions;
         let shard = self.shard.clone();
         Box::pin(async move {

@@ -18,7 +18,6 @@ use std::time::Duration;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{LogParams, Patch, PatchParams};
 use kube::{Api, Client};
-use serde::Serialize;
 use serde_json::json;
 use tokio::sync::watch;
 
@@ -26,74 +25,14 @@ use crate::error::ControllerError;
 use crate::inventory::objects::{ContainerState, PodInfo};
 use crate::inventory::Inventory;
 use crate::now_ns;
+pub use spider_model::controller::{
+    AttachRequest, AttachmentStatus, PodAttachment, PodAttachmentState, Target,
+};
 
 /// Failures within this window that stop restarts.
 pub const CRASH_WINDOW_NS: i64 = 5 * 60 * 1_000_000_000;
 /// Failures in the window that stop restarts.
 pub const CRASH_LIMIT: usize = 2;
-
-/// What to attach to.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case", tag = "target")]
-pub enum Target {
-    Pod {
-        namespace: String,
-        name: String,
-    },
-    Workload {
-        namespace: String,
-        kind: String,
-        name: String,
-    },
-}
-
-/// An attachment asked for (by the backend, from the UI).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct AttachRequest {
-    /// Short id, part of the containers' names (`spider-whisperer-ID`): a DNS label.
-    pub id: String,
-    pub target: Target,
-    pub image: String,
-    pub command: Vec<String>,
-    pub args: Vec<String>,
-    pub ttl: Option<Duration>,
-}
-
-/// The state of an attachment on one pod.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum PodAttachmentState {
-    /// The container was added; the kubelet has not started it yet.
-    Starting,
-    Running,
-    /// Failed twice in 5 minutes: not started again.
-    CrashLoop,
-    /// Exited normally (its time to live ran out).
-    Done,
-}
-
-/// An attachment on one pod.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct PodAttachment {
-    pub namespace: String,
-    pub pod: String,
-    pub node: Option<String>,
-    pub containers: Vec<String>,
-    pub state: PodAttachmentState,
-    pub failures: usize,
-}
-
-/// An attachment and where it stands.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct AttachmentStatus {
-    pub request: AttachRequest,
-    pub created: i64,
-    pub expires: Option<i64>,
-    pub expired: bool,
-    /// When the Controller detached it (its time to live ran out).
-    pub detached: Option<i64>,
-    pub pods: Vec<PodAttachment>,
-}
 
 #[derive(Debug)]
 struct Attachment {
@@ -113,16 +52,6 @@ pub struct Attacher {
     attachments: Arc<Mutex<BTreeMap<String, Attachment>>>,
     /// Bumped at every change of the attachments (added, detached, containers added).
     changes: Arc<watch::Sender<u64>>,
-}
-
-fn is_dns_label(text: &str) -> bool {
-    !text.is_empty()
-        && text.len() <= 40
-        && text
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && !text.starts_with('-')
-        && !text.ends_with('-')
 }
 
 impl Attachment {
@@ -219,11 +148,14 @@ impl Attachment {
         }
     }
 
-    fn container(&self, name: &str, now: i64) -> serde_json::Value {
+    fn container(&self, name: &str, pod: &str, now: i64) -> serde_json::Value {
         let ttl = self
             .expires
             .map(|e| ((e - now).max(0) / 1_000_000_000).to_string());
-        let mut env = vec![json!({"name": "SPIDER_ATTACHMENT", "value": self.request.id})];
+        let mut env = vec![
+            json!({"name": "SPIDER_ATTACHMENT", "value": self.request.id}),
+            json!({"name": "SPIDER_WHISPERER_NAME", "value": pod}),
+        ];
         if let Some(ttl) = ttl {
             env.push(json!({"name": "SPIDER_WHISPERER_TTL_SECONDS", "value": ttl}));
         }
@@ -233,7 +165,7 @@ impl Attachment {
             "command": self.request.command,
             "args": self.request.args,
             "env": env,
-            "securityContext": {"capabilities": {"add": ["NET_RAW", "NET_ADMIN"]}},
+            "securityContext": {"capabilities": {"drop": ["ALL"], "add": ["NET_RAW"]}},
         })
     }
 }
@@ -310,7 +242,7 @@ impl Attacher {
 
     /// Adds an attachment (its target must exist); [`Self::reconcile`] attaches.
     pub fn attach(&self, request: AttachRequest) -> Result<(), ControllerError> {
-        if !is_dns_label(&request.id) {
+        if !spider_model::controller::is_attachment_id(&request.id) {
             return Err(ControllerError::InvalidAttachment(format!(
                 "id {:?} is not a DNS label of at most 40 characters",
                 request.id
@@ -355,9 +287,13 @@ impl Attacher {
             }
         }
         let now = now_ns();
-        let expires = request
-            .ttl
-            .map(|ttl| now.saturating_add(i64::try_from(ttl.as_nanos()).unwrap_or(i64::MAX)));
+        let expires = request.ttl_seconds.map(|ttl| {
+            now.saturating_add(
+                i64::try_from(ttl)
+                    .unwrap_or(i64::MAX)
+                    .saturating_mul(1_000_000_000),
+            )
+        });
         self.lock().insert(
             request.id.clone(),
             Attachment {
@@ -422,7 +358,7 @@ impl Attacher {
                             pod.uid.to_string(),
                             pod.namespace.to_string(),
                             pod.name.to_string(),
-                            attachment.container(&name, now),
+                            attachment.container(&name, &pod.name, now),
                         ));
                     }
                 }
@@ -495,16 +431,19 @@ impl Attacher {
         }
     }
 
-    /// The log of a container (an agent's: a Whisperer, a Gocipher).
+    /// The log of a container (an agent's: a Whisperer, a Gocipher), its last `tail_lines`
+    /// lines when given.
     pub async fn logs(
         &self,
         namespace: &str,
         pod: &str,
         container: &str,
+        tail_lines: Option<i64>,
     ) -> Result<String, ControllerError> {
         let api: Api<Pod> = Api::namespaced(self.client.clone(), namespace);
         let params = LogParams {
             container: Some(container.to_string()),
+            tail_lines,
             ..LogParams::default()
         };
         Ok(api.logs(pod, &params).await?)

@@ -26,6 +26,8 @@ pub enum ControllerError {
     InvalidAttachment(String),
     #[error("backend: {0}")]
     Backend(#[from] spider_backend::client::ClientError),
+    #[error("the backend did not acknowledge inventory update {0}")]
+    Unacknowledged(u64),
     #[error("invalid configuration: {0}")]
     Config(String),
 }

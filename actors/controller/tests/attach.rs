@@ -6,17 +6,7 @@
 mod common;
 
 use common::{within, Cluster};
-use serde_json::Value;
 use spider_controller::attach::{AttachRequest, Attacher, PodAttachmentState, Target};
-
-fn ephemeral_names(pod: &Value) -> Vec<String> {
-    pod["spec"]["ephemeralContainers"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|c| c["name"].as_str().map(str::to_string))
-        .collect()
-}
 
 fn request(id: &str, target: Target) -> AttachRequest {
     AttachRequest {
@@ -25,7 +15,7 @@ fn request(id: &str, target: Target) -> AttachRequest {
         image: "spider:test".into(),
         command: vec!["spider".into(), "whisperer".into()],
         args: vec!["--backend".into(), "backend.spider:7000".into()],
-        ttl: Some(std::time::Duration::from_secs(3600)),
+        ttl_seconds: Some(3600),
     }
 }
 
@@ -59,7 +49,7 @@ async fn attaching_to_a_workload_follows_its_new_replicas() {
     .await;
     for pod in ["web-6b7f9c7d5-k2x8p", "web-6b7f9c7d5-q9z4m"] {
         assert_eq!(
-            ephemeral_names(&cluster.pod("shop", pod)),
+            spider_kube_apiserver::ephemeral_names(&cluster.pod("shop", pod)),
             vec!["spider-whisperer-w1"]
         );
     }
@@ -77,18 +67,21 @@ async fn attaching_to_a_workload_follows_its_new_replicas() {
     )
     .await;
     assert_eq!(
-        ephemeral_names(&cluster.pod("shop", "web-6b7f9c7d5-r7t2w")),
+        spider_kube_apiserver::ephemeral_names(&cluster.pod("shop", "web-6b7f9c7d5-r7t2w")),
         vec!["spider-whisperer-w1"]
     );
     // Other workloads are untouched.
-    assert!(ephemeral_names(&cluster.pod("shop", "db-0")).is_empty());
+    assert!(spider_kube_apiserver::ephemeral_names(&cluster.pod("shop", "db-0")).is_empty());
     // Exactly one container per replica, however many events came.
     for pod in [
         "web-6b7f9c7d5-k2x8p",
         "web-6b7f9c7d5-q9z4m",
         "web-6b7f9c7d5-r7t2w",
     ] {
-        assert_eq!(ephemeral_names(&cluster.pod("shop", pod)).len(), 1);
+        assert_eq!(
+            spider_kube_apiserver::ephemeral_names(&cluster.pod("shop", pod)).len(),
+            1
+        );
     }
     running.abort();
 }
@@ -105,7 +98,7 @@ async fn an_attachment_is_detached_at_its_deadline_without_an_inventory_change()
             name: "web".into(),
         },
     );
-    short.ttl = Some(std::time::Duration::from_secs(2));
+    short.ttl_seconds = Some(2);
     attacher.attach(short).expect("attach");
     let running = tokio::spawn(attacher.clone().run());
     within(
@@ -160,7 +153,10 @@ async fn an_attachment_is_detached_at_its_deadline_without_an_inventory_change()
     )
     .await;
     assert_eq!(attacher.reconcile().await.expect("reconcile"), 0);
-    assert!(ephemeral_names(&cluster.pod("shop", "web-6b7f9c7d5-r7t2w")).is_empty());
+    assert!(
+        spider_kube_apiserver::ephemeral_names(&cluster.pod("shop", "web-6b7f9c7d5-r7t2w"))
+            .is_empty()
+    );
     running.abort();
 }
 
@@ -181,7 +177,7 @@ async fn a_whisperer_failing_twice_in_five_minutes_is_not_restarted() {
         attacher.list()[0]
             .pods
             .first()
-            .map(|p| (p.state.clone(), p.containers.len()))
+            .map(|p| (p.state, p.containers.len()))
     };
     assert_eq!(attacher.reconcile().await.expect("reconcile"), 1);
     within(
@@ -225,7 +221,7 @@ async fn a_whisperer_failing_twice_in_five_minutes_is_not_restarted() {
     .await;
     assert_eq!(attacher.reconcile().await.expect("reconcile"), 0);
     assert_eq!(
-        ephemeral_names(&cluster.pod("default", "debug")),
+        spider_kube_apiserver::ephemeral_names(&cluster.pod("default", "debug")),
         vec!["spider-whisperer-p1", "spider-whisperer-p1-2"]
     );
     assert_eq!(attacher.list()[0].pods[0].failures, 2);

@@ -1,37 +1,15 @@
-//! Usage records between pod IPs, as a Gocipher sends them, come out of the Controller with the
-//! namespace, workload and node of both ends, stored by a real backend node and read back
-//! grouped by workload.
+//! Usage records between pod IPs, pushed to the Controller's listener as a Gocipher sends them,
+//! come out of the Controller with the namespace, workload and node of both ends, stored by a
+//! real backend node and read back grouped by workload.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 
-use common::{ip, minute, Cluster};
-use spider_backend::client::{UsageGrouping, UsageRequest};
-use spider_backend::{BackendConfig, BackendNode};
-use spider_controller::forward::Forwarder;
+use common::linked::{with_client, Linked};
+use common::{minute, usage_record};
+use spider_backend::client::{UsageGrouping, UsagePush, UsageRequest};
 use spider_model::{UsageRecord, WorkloadRef};
-
-const TOKEN: &str = "controller-test-token-0123456789";
-
-fn record(minute: i64, src: &str, dst: &str, port: u16, bytes: u64) -> UsageRecord {
-    UsageRecord {
-        minute,
-        src: ip(src),
-        dst: ip(dst),
-        proto: "tcp".into(),
-        port,
-        bytes,
-        messages: 3,
-        wire_bytes: bytes + 120,
-        packets: 3,
-        reporter: "gocipher-node-a".into(),
-        receive_side: false,
-        src_workload: None,
-        dst_workload: None,
-        pid: None,
-        command: None,
-        container: None,
-    }
-}
+use spider_rpc_schema::usage_shard;
 
 fn workload(ns: &str, kind: &str, name: &str, pod: &str, node: &str) -> Option<WorkloadRef> {
     Some(WorkloadRef {
@@ -45,67 +23,62 @@ fn workload(ns: &str, kind: &str, name: &str, pod: &str, node: &str) -> Option<W
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn usage_between_pods_is_enriched_and_stored_by_workload() {
-    let cluster = Cluster::start(&["cluster"]).await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let node = BackendNode::start(BackendConfig {
-        data_dir: dir.path().to_owned(),
-        listen: "127.0.0.1:0".parse().expect("addr"),
-        local_shards: 2,
-        admin_token: TOKEN.into(),
-        ..BackendConfig::default()
-    })
-    .expect("backend node");
-    let addr = node.local_addr();
+    let linked = Linked::start().await;
     let at = minute(15);
     let records = vec![
         // web (node-a) → db-0 (node-b), web (node-b) → db-1 (node-c), report → web service.
-        record(at, "10.244.0.10", "10.244.1.20", 5432, 1000),
-        record(at, "10.244.1.10", "10.244.2.20", 5432, 500),
-        record(at, "10.244.2.30", "10.96.100.10", 80, 70),
-        record(at, "10.244.2.40", "1.1.1.1", 443, 9),
+        usage_record(at, "10.244.0.10", "10.244.1.20", 5432, 1000),
+        usage_record(at, "10.244.1.10", "10.244.2.20", 5432, 500),
+        usage_record(at, "10.244.2.30", "10.96.100.10", 80, 70),
+        usage_record(at, "10.244.2.40", "1.1.1.1", 443, 9),
     ];
-    let inventory = cluster.inventory.clone();
-    // The backend client is not Send: its own thread, a current-thread runtime and a LocalSet.
-    let (rows, workloads) = std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
-        let local = tokio::task::LocalSet::new();
-        local.block_on(&runtime, async move {
-            let mut forwarder = Forwarder::connect(addr, TOKEN, "controller-test")
+    with_client(linked.controller, move |client| async move {
+        // Batches per usage shard, numbered per shard, as the Gocipher's sender makes them.
+        let mut shards: std::collections::BTreeMap<u16, Vec<UsageRecord>> = Default::default();
+        for record in records {
+            shards
+                .entry(usage_shard("gocipher-node-a", &record))
+                .or_default()
+                .push(record);
+        }
+        for (shard, records) in &shards {
+            client
+                .push_usage(UsagePush {
+                    agent: "gocipher-node-a",
+                    incarnation: 1,
+                    sequence: 1,
+                    shard: *shard,
+                    records,
+                })
                 .await
-                .expect("connect");
-            let acks = forwarder
-                .forward(&inventory, records)
-                .await
-                .expect("forward");
-            assert!(!acks.is_empty());
-            let request = |grouping| UsageRequest {
-                from: at,
-                to: at + 60_000_000_000,
-                grouping,
-                bucket: 0,
-                limit: 0,
-                cursor: None,
-            };
-            let rows = forwarder
-                .client()
-                .usage(&request(UsageGrouping::Connection))
-                .await
-                .expect("usage")
-                .0;
-            let workloads = forwarder
-                .client()
-                .usage(&request(UsageGrouping::Workload))
-                .await
-                .expect("usage")
-                .0;
-            (rows, workloads)
-        })
+                .expect("push");
+        }
+        let acks = client.flush().await.expect("flush");
+        assert_eq!(acks.len(), shards.len(), "{acks:?}");
     })
-    .join()
-    .expect("client thread");
+    .await;
+    let request = move |grouping| UsageRequest {
+        from: at,
+        to: at + 60_000_000_000,
+        grouping,
+        bucket: 0,
+        limit: 0,
+        cursor: None,
+    };
+    let (rows, workloads) = with_client(linked.backend, move |client| async move {
+        let rows = client
+            .usage(&request(UsageGrouping::Connection))
+            .await
+            .expect("usage")
+            .0;
+        let workloads = client
+            .usage(&request(UsageGrouping::Workload))
+            .await
+            .expect("usage")
+            .0;
+        (rows, workloads)
+    })
+    .await;
     assert_eq!(rows.len(), 4, "{rows:#?}");
     let row = |src: &str| {
         rows.iter()

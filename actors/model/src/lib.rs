@@ -7,10 +7,12 @@
 
 pub mod agent;
 mod body;
+pub mod controller;
 mod dns;
 mod endpoint;
 mod host;
 mod http;
+pub mod inventory;
 mod packet;
 mod record;
 mod schema;

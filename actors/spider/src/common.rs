@@ -21,12 +21,37 @@ pub fn host_name(fallback: &str) -> String {
         .unwrap_or_else(|| fallback.to_owned())
 }
 
-/// Blocks until the process is interrupted (Ctrl-C, SIGINT).
+/// Blocks until the process is asked to stop (SIGINT: Ctrl-C; SIGTERM: `kill`, systemd,
+/// Kubernetes).
 pub fn wait_for_interrupt() -> anyhow::Result<()> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("cannot start a runtime")?
-        .block_on(tokio::signal::ctrl_c())
+        .block_on(stop_signal())
         .context("cannot wait for a signal")
+}
+
+/// Resolves when the process gets SIGINT or SIGTERM (an error: the signals cannot be watched).
+pub async fn stop_signal() -> std::io::Result<()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut terminate = signal(SignalKind::terminate())?;
+    tokio::select! {
+        interrupted = tokio::signal::ctrl_c() => interrupted,
+        _ = terminate.recv() => Ok(()),
+    }
+}
+
+/// The token to log in with: given on the command line (or in `SPIDER_TOKEN`), or read from a
+/// file (e.g. `DIR/admin.token` of `spider up`).
+pub fn token(token: Option<&str>, file: Option<&std::path::Path>) -> anyhow::Result<String> {
+    use anyhow::Context;
+    match (token, file) {
+        (Some(token), _) => Ok(token.to_owned()),
+        (None, Some(path)) => Ok(std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read the token file {}", path.display()))?
+            .trim()
+            .to_owned()),
+        (None, None) => anyhow::bail!("a token is needed: --token, --token-file or SPIDER_TOKEN"),
+    }
 }

@@ -1,15 +1,17 @@
 //! `spider controller [--kubeconfig FILE]`: keep the inventory of a Kubernetes cluster
-//! (in-cluster configuration by default), and attach Whisperers, until interrupted.
+//! (in-cluster configuration by default), attach Whisperers, and with `--backend` register with
+//! the backend, send it the inventory and relay the cluster's usage to it, until interrupted.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
-use spider_controller::attach::Attacher;
 use spider_controller::config::parse_networks;
-use spider_controller::inventory::watch::{check_rights, spawn_watchers};
-use spider_controller::{now_ns, ControllerConfig, Inventory};
+use spider_controller::process;
+use spider_controller::rpc::UplinkConfig;
+use spider_controller::ControllerConfig;
 
 #[derive(Debug, clap::Args)]
 pub struct ControllerArgs {
@@ -34,49 +36,75 @@ pub struct ControllerArgs {
     /// Print the inventory (JSON) once it is complete, then exit.
     #[arg(long)]
     pub once: bool,
+    /// The backend node to register with, send the inventory and usage to (HOST:PORT).
+    #[arg(long, env = "SPIDER_BACKEND")]
+    pub backend: Option<String>,
+    /// The token to log in with (or --token-file).
+    #[arg(long, env = "SPIDER_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// A file holding the token.
+    #[arg(long)]
+    pub token_file: Option<PathBuf>,
+    /// Where the cluster's Gociphers and Whisperers connect (usage relayed, names of IPs).
+    #[arg(long, default_value = "0.0.0.0:7400")]
+    pub listen: String,
+    /// The cluster's DNS domain.
+    #[arg(long, default_value = "cluster.local")]
+    pub cluster_domain: String,
 }
 
 pub fn run(args: ControllerArgs) -> anyhow::Result<ExitCode> {
     let config = ControllerConfig {
-        name: args.name,
-        cluster: args.cluster,
-        kubeconfig: args.kubeconfig,
+        name: args.name.clone(),
+        cluster: args.cluster.clone(),
+        kubeconfig: args.kubeconfig.clone(),
         internal_networks: parse_networks(&args.internal_networks)?,
         ip_retention: Duration::from_secs(args.ip_history_minutes * 60),
+        cluster_domain: args.cluster_domain.clone(),
         ..ControllerConfig::default()
     };
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the runtime")?;
-    runtime.block_on(async move {
-        let client = config.client().await?;
-        check_rights(&client).await?;
-        let inventory = Inventory::new(config.internal_networks.clone(), config.ip_retention_ns());
-        let _watchers = spawn_watchers(&inventory, &client);
-        inventory.wait_synced().await;
-        let snapshot = inventory.snapshot();
-        if args.once {
-            println!("{}", serde_json::to_string_pretty(&snapshot)?);
-            return Ok(ExitCode::SUCCESS);
+    let uplink = match (&args.backend, args.once) {
+        (Some(backend), false) => {
+            let uplink = UplinkConfig {
+                name: config.name.clone(),
+                cluster: config.cluster.clone(),
+                backend: crate::common::resolve("backend", backend)?,
+                token: crate::common::token(args.token.as_deref(), args.token_file.as_deref())?,
+            };
+            let listen: SocketAddr = args
+                .listen
+                .parse()
+                .with_context(|| format!("--listen: not an address: {}", args.listen))?;
+            Some((uplink, listen))
         }
-        eprintln!(
-            "controller {}: {} nodes, {} namespaces, {} workloads, {} pods, {} services",
-            config.name,
-            snapshot.nodes.len(),
-            snapshot.namespaces.len(),
-            snapshot.workloads.len(),
-            snapshot.pods.len(),
-            snapshot.services.len()
-        );
-        let attacher = Attacher::new(client, inventory.clone());
-        tokio::spawn(attacher.run());
-        let mut prune = tokio::time::interval(Duration::from_secs(60));
-        loop {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => return Ok(ExitCode::SUCCESS),
-                _ = prune.tick() => inventory.update(|state| state.prune(now_ns())),
-            }
-        }
-    })
+        _ => None,
+    };
+    let backend = uplink.as_ref().map(|(uplink, _)| uplink.backend);
+    let running = process::spawn(config.clone(), uplink)?;
+    let snapshot = running.inventory.snapshot();
+    if args.once {
+        println!("{}", serde_json::to_string_pretty(&snapshot)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    eprintln!(
+        "controller {}: {} nodes, {} namespaces, {} workloads, {} pods, {} services",
+        config.name,
+        snapshot.nodes.len(),
+        snapshot.namespaces.len(),
+        snapshot.workloads.len(),
+        snapshot.pods.len(),
+        snapshot.services.len()
+    );
+    match (backend, running.listen) {
+        (Some(backend), Some(listen)) => eprintln!(
+            "controller {}: backend {backend}, agents connect to {listen}",
+            config.name
+        ),
+        _ => eprintln!(
+            "controller {}: no --backend: keeping the inventory only",
+            config.name
+        ),
+    }
+    crate::common::wait_for_interrupt()?;
+    Ok(ExitCode::SUCCESS)
 }

@@ -10,9 +10,9 @@ use spider_gateway::{Gateway, GatewayConfig};
 
 #[derive(Debug, clap::Args)]
 pub struct GatewayArgs {
-    /// The backend node's Cap'n Proto address.
+    /// The backend node's Cap'n Proto address (`HOST:PORT`, resolved at start).
     #[arg(long, default_value = "127.0.0.1:7070")]
-    backend: SocketAddr,
+    backend: String,
     /// Where to serve the API and the UI.
     #[arg(long, default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
@@ -41,7 +41,8 @@ pub fn run(args: GatewayArgs) -> anyhow::Result<ExitCode> {
             ui.display()
         );
     }
-    let mut config = GatewayConfig::new(args.listen, args.backend, token);
+    let backend = crate::common::resolve("backend", &args.backend)?;
+    let mut config = GatewayConfig::new(args.listen, backend, token);
     config.ui_dir = args.ui;
     let gateway = Gateway::start(config).context("the gateway did not start")?;
     eprintln!(

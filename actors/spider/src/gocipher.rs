@@ -58,14 +58,7 @@ pub fn config_of(args: &GocipherArgs) -> anyhow::Result<GocipherConfig> {
         (None, Some(addr)) => Upstream::Backend(crate::common::resolve("backend", addr)?),
         (None, None) => bail!("where to send the usage: --controller ADDR or --backend ADDR"),
     };
-    let token = match (&args.token, &args.token_file) {
-        (Some(token), _) => token.clone(),
-        (None, Some(path)) => std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read the token file {}", path.display()))?
-            .trim()
-            .to_owned(),
-        (None, None) => bail!("a token is needed: --token, --token-file or SPIDER_TOKEN"),
-    };
+    let token = crate::common::token(args.token.as_deref(), args.token_file.as_deref())?;
     let mut config = GocipherConfig::new(
         args.name
             .clone()
@@ -123,7 +116,7 @@ pub fn run(args: GocipherArgs) -> anyhow::Result<ExitCode> {
         ticks.tick().await;
         loop {
             tokio::select! {
-                _ = tokio::signal::ctrl_c() => break,
+                _ = crate::common::stop_signal() => break,
                 _ = ticks.tick() => eprintln!("{}", status_line(&name, handle.counters())),
             }
         }

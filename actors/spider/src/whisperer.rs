@@ -31,8 +31,9 @@ pub struct WhispererArgs {
     /// A file holding the token (e.g. DIR/admin.token of `spider up`).
     #[arg(long, conflicts_with = "token")]
     pub token_file: Option<PathBuf>,
-    /// The Whisperer's name, as its records show it. Default: the host name.
-    #[arg(long)]
+    /// The Whisperer's name, as its records show it. Default: the host name (an attached
+    /// Whisperer is named after its pod by the Controller).
+    #[arg(long, env = "SPIDER_WHISPERER_NAME")]
     pub name: Option<String>,
     /// An interface to capture on (repeatable); `any` for all of them.
     #[arg(long = "iface", value_name = "IFACE")]
@@ -80,19 +81,16 @@ pub struct WhispererArgs {
     /// Seconds between status lines on stderr.
     #[arg(long, default_value_t = 5)]
     pub status_every: u64,
+    /// Stop capturing after this many seconds, send what is buffered, and exit (an attachment's
+    /// time to live: the Controller sets it in the ephemeral container's environment).
+    #[arg(long, env = "SPIDER_WHISPERER_TTL_SECONDS", value_name = "SECONDS")]
+    pub exit_after: Option<u64>,
 }
 
 /// The configuration the arguments describe (shared with `spider up`).
 pub fn config_of(args: &WhispererArgs) -> anyhow::Result<WhispererConfig> {
     let backend = crate::common::resolve("backend", &args.backend)?;
-    let token = match (&args.token, &args.token_file) {
-        (Some(token), _) => token.clone(),
-        (None, Some(path)) => std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read the token file {}", path.display()))?
-            .trim()
-            .to_owned(),
-        (None, None) => bail!("a token is needed: --token, --token-file or SPIDER_TOKEN"),
-    };
+    let token = crate::common::token(args.token.as_deref(), args.token_file.as_deref())?;
     let source = match &args.pcap {
         Some(path) => Source::File(FileSource {
             path: path.clone(),
@@ -146,12 +144,23 @@ pub fn run(args: WhispererArgs) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()
         .context("cannot start a runtime")?;
-    // Ctrl-C stops the capture (and, for a file, the replay); the buffer is then drained.
+    // Ctrl-C, or the end of the time to live, stops the capture (and, for a file, the replay);
+    // the buffer is then drained.
+    let exit_after = args.exit_after.map(Duration::from_secs);
     let signals = std::thread::Builder::new()
         .name("signals".into())
         .spawn(move || {
-            if runtime.block_on(tokio::signal::ctrl_c()).is_ok() {
-                eprintln!("spider whisperer: stopping");
+            let stop = runtime.block_on(async {
+                match exit_after {
+                    Some(ttl) => tokio::select! {
+                        signal = crate::common::stop_signal() => signal.is_ok().then_some("asked to stop"),
+                        () = tokio::time::sleep(ttl) => Some("its time to live ran out"),
+                    },
+                    None => crate::common::stop_signal().await.is_ok().then_some("asked to stop"),
+                }
+            });
+            if let Some(why) = stop {
+                eprintln!("spider whisperer: stopping ({why})");
                 stopper.stop();
             }
         })

@@ -5,6 +5,7 @@
 //! `/api/v1` behind the bearer token, `/metrics` behind the token too, and the UI.
 
 mod agents;
+mod controllers;
 mod export;
 pub mod import;
 mod live;
@@ -143,6 +144,8 @@ pub fn routes(
                 .or(query::routes())
                 .unify()
                 .or(agents::routes(&state))
+                .unify()
+                .or(controllers::routes(&state))
                 .unify()
                 .or(import::routes(&state))
                 .unify(),

@@ -287,6 +287,7 @@ async fn resource_request(
                 )),
                 Method::PATCH | Method::PUT => {
                     let kubelet = shared.kubelet;
+                    let mut started = Vec::new();
                     let updated = shared.store.update_with(resource, ns, name, |current| {
                         let wanted = if *m == Method::PUT {
                             serde_json::from_slice(body).map_err(|e| {
@@ -295,8 +296,20 @@ async fn resource_request(
                         } else {
                             ephemeral::patch(current, content_type, body)?
                         };
-                        ephemeral::admit(current, &wanted, kubelet)
+                        let admitted = ephemeral::admit(current, &wanted, kubelet)?;
+                        started = crate::runner::added(current, &admitted);
+                        Ok(admitted)
                     })?;
+                    if shared.run_ephemeral {
+                        for container in started {
+                            crate::runner::start(
+                                Arc::clone(shared),
+                                ns.to_string(),
+                                name.to_string(),
+                                container,
+                            );
+                        }
+                    }
                     Ok(json_response(200, &updated))
                 }
                 _ => Err(ApiError::new(

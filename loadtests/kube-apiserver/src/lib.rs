@@ -17,6 +17,7 @@
 mod ephemeral;
 mod http;
 pub mod resources;
+mod runner;
 mod select;
 mod store;
 pub mod synthetic;
@@ -32,9 +33,10 @@ use std::time::Duration;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
-use serde_json::{json, Value};
+use serde_json::Value;
 use tokio::sync::oneshot;
 
+pub use runner::ephemeral_names;
 pub use store::{ApiError, EventType, Mutation, Store};
 
 /// How the server behaves.
@@ -46,6 +48,9 @@ pub struct ServerConfig {
     pub max_history: usize,
     /// Play the kubelet for ephemeral containers: a new one is reported running at once.
     pub kubelet: bool,
+    /// Also run each new ephemeral container's command as a local process (its output is the
+    /// container's log, its exit the container's end); needs `kubelet`.
+    pub run_ephemeral: bool,
     /// The longest a watch stays open when the client does not say (`timeoutSeconds`).
     pub watch_timeout: Duration,
     /// Send a bookmark to every watch this often (none if unset; `Store::bookmark` sends one).
@@ -60,6 +65,7 @@ impl Default for ServerConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             max_history: 100_000,
             kubelet: true,
+            run_ephemeral: false,
             watch_timeout: Duration::from_secs(1800),
             bookmark_interval: None,
             forbidden: Vec::new(),
@@ -94,6 +100,7 @@ pub(crate) struct Shared {
     pub store: Store,
     pub address: String,
     pub kubelet: bool,
+    pub run_ephemeral: bool,
     pub watch_timeout: Duration,
     pub forbidden: Vec<String>,
 }
@@ -162,6 +169,7 @@ impl ApiServer {
             store: Store::new(config.max_history),
             address: address.to_string(),
             kubelet: config.kubelet,
+            run_ephemeral: config.kubelet && config.run_ephemeral,
             watch_timeout: config.watch_timeout,
             forbidden: config.forbidden.clone(),
         });
@@ -256,19 +264,7 @@ impl ApiServer {
         container: &str,
         exit_code: i32,
     ) -> Result<Value, ApiError> {
-        let resource =
-            resources::by_kind("v1", "Pod").ok_or_else(|| ApiError::bad_request("no pods"))?;
-        self.store().update_with(resource, namespace, pod, |current| {
-            let mut updated = current.clone();
-            let now = time::now_rfc3339();
-            ephemeral::set_status(
-                &mut updated,
-                container,
-                json!({"terminated": {"exitCode": exit_code, "reason": if exit_code == 0 { "Completed" } else { "Error" },
-                                      "startedAt": now, "finishedAt": now}}),
-            );
-            Ok(updated)
-        })
+        runner::terminated(&self.shared, namespace, pod, container, exit_code)
     }
 }
 

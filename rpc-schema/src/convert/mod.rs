@@ -6,8 +6,10 @@
 //! Cap'n Proto cannot hold (over 2^29 elements) or a model body whose base64 is malformed.
 
 mod agent;
+mod controller;
 mod host_dns;
 mod http;
+mod inventory;
 mod packet;
 mod tcp;
 mod usage;
@@ -17,8 +19,15 @@ pub use agent::{
     write_agent_config, write_agent_info, write_agent_status, write_agent_summary,
     write_config_ack,
 };
+pub use controller::{
+    read_agent_pod, read_attach_request, read_attachment_status, read_ip_names, write_agent_pod,
+    write_attach_request, write_attachment_status, write_ip_names,
+};
 pub use host_dns::{read_dns, read_host, write_dns, write_host};
 pub use http::{read_http, write_http};
+pub use inventory::{
+    read_inventory_objects, read_inventory_update, write_inventory_objects, write_inventory_update,
+};
 pub use packet::{read_frame, read_packet, write_frame, write_packet};
 pub use tcp::{read_tcp_session, write_tcp_session};
 pub use usage::{read_usage, read_workload_ref, write_usage, write_workload_ref};

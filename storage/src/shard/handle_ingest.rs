@@ -215,6 +215,9 @@ impl Shard {
         self.put_hosts(wb, batch, &mut counts)?;
         self.put_dns(wb, &batch.whisperer, &batch.dns, class, &mut counts)?;
         self.put_usage(wb, &batch.usage, &mut counts)?;
+        if let Some(update) = &batch.inventory {
+            counts.inventory += self.put_inventory(wb, update)?;
+        }
         Ok((counts, spans, keys))
     }
 

@@ -13,6 +13,7 @@ mod handle_pcap;
 mod rollup;
 pub use handle_pcap::write_pcapng;
 pub(crate) use rollup::counters_merge;
+mod handle_inventory;
 mod handle_purge;
 mod handle_sessions;
 mod handle_timeline;

@@ -122,6 +122,7 @@ impl Capture {
             hosts: self.hosts.clone(),
             dns: self.dns.clone(),
             usage: Vec::new(),
+            inventory: None,
         }
     }
 

@@ -6,7 +6,8 @@ use std::rc::Rc;
 use spider_model::agent::{
     AgentConfig, AgentInfo, AgentSettings, AgentStatus, AgentSummary, ConfigAck,
 };
-use spider_rpc_schema::agent_capnp::{agent_control, registration};
+use spider_rpc_schema::agent_capnp::{agent_control, agent_registry, registration};
+use spider_rpc_schema::controller_capnp::controller_control;
 use spider_rpc_schema::{
     read_agent_config, read_agent_summary, read_config_ack, write_agent_config, write_agent_info,
     write_agent_status, write_config_ack,
@@ -90,6 +91,31 @@ impl Registration {
     }
 }
 
+/// Registers an agent (with its command capability when it is a Controller).
+pub(super) async fn register(
+    registry: &agent_registry::Client,
+    info: &AgentInfo,
+    control: Rc<dyn AgentControl>,
+    controller: Option<controller_control::Client>,
+) -> Result<(Registration, AgentConfig), ClientError> {
+    let mut call = registry.register_request();
+    write_agent_info(call.get().init_info(), info)?;
+    call.get()
+        .set_control(capnp_rpc::new_client(ControlServer(control)));
+    if let Some(controller) = controller {
+        call.get().set_controller(controller);
+    }
+    let reply = call.send().promise.await?;
+    let reply = reply.get()?;
+    let config = read_agent_config(reply.get_config()?)?;
+    Ok((
+        Registration {
+            client: reply.get_registration()?,
+        },
+        config,
+    ))
+}
+
 impl BackendClient {
     /// Registers an agent: returns its registration and the settings it should apply.
     pub async fn register_agent(
@@ -97,19 +123,7 @@ impl BackendClient {
         info: &AgentInfo,
         control: Rc<dyn AgentControl>,
     ) -> Result<(Registration, AgentConfig), ClientError> {
-        let mut call = self.registry.register_request();
-        write_agent_info(call.get().init_info(), info)?;
-        call.get()
-            .set_control(capnp_rpc::new_client(ControlServer(control)));
-        let reply = call.send().promise.await?;
-        let reply = reply.get()?;
-        let config = read_agent_config(reply.get_config()?)?;
-        Ok((
-            Registration {
-                client: reply.get_registration()?,
-            },
-            config,
-        ))
+        register(&self.registry, info, control, None).await
     }
 
     /// Every agent the backend knows.

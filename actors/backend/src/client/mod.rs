@@ -5,10 +5,14 @@
 //! (registration, status, settings).
 
 mod agents;
+mod controller;
 mod ingest_push;
 mod query;
 
 pub use agents::{AgentControl, Registration};
+pub use controller::{
+    CommandServer, ControllerCommands, ControllerHandle, Inventories, InventoryPush,
+};
 pub use ingest_push::{Ack, CapturePush, DropCounters, UsagePush};
 pub use query::{
     Export, ExportTarget, HttpPage, MapEdge, MapNode, NetworkMap, Page, TimelineBucket,
@@ -21,7 +25,7 @@ use capnp_rpc::rpc_twoparty_capnp::Side;
 use capnp_rpc::{twoparty, RpcSystem};
 use futures::AsyncReadExt;
 use spider_rpc_schema::agent_capnp::agent_registry;
-use spider_rpc_schema::auth_capnp::auth;
+use spider_rpc_schema::auth_capnp::{auth, session};
 use spider_rpc_schema::ingest_capnp::ingest;
 use spider_rpc_schema::query_capnp::{query_service, record_query};
 use spider_rpc_schema::SchemaError;
@@ -58,6 +62,8 @@ pub struct ListRequest {
 
 /// A logged-in connection.
 pub struct BackendClient {
+    auth: auth::Client,
+    session: session::Client,
     ingest: ingest::Client,
     query: query_service::Client,
     registry: agent_registry::Client,
@@ -89,7 +95,7 @@ fn fill(mut query: record_query::Builder<'_>, request: &ListRequest) -> Result<(
     Ok(())
 }
 
-fn len_u32(len: usize) -> Result<u32, ClientError> {
+pub(crate) fn len_u32(len: usize) -> Result<u32, ClientError> {
     u32::try_from(len).map_err(|_| ClientError::TooLarge)
 }
 
@@ -135,9 +141,19 @@ impl BackendClient {
             .get()?
             .get_registry()?;
         Ok(Self {
+            auth,
+            session,
             ingest,
             query,
             registry,
         })
+    }
+}
+
+impl BackendClient {
+    /// The backend's bootstrap `Auth` on this connection (for a Controller that checks its
+    /// agents' credentials with the backend).
+    pub fn auth(&self) -> auth::Client {
+        self.auth.clone()
     }
 }

@@ -58,8 +58,15 @@ impl agent_registry::Server for AgentRegistry {
         let params = params.get()?;
         let info = read_agent_info(params.get_info()?).map_err(failed)?;
         let control = params.get_control()?;
+        let controller = params
+            .has_controller()
+            .then(|| params.get_controller())
+            .transpose()?;
         let name = info.name.clone();
-        let (number, config) = self.registry.register(info, control).map_err(failed)?;
+        let (number, config) = self
+            .registry
+            .register(info, control, controller)
+            .map_err(failed)?;
         let mut results = results.get();
         write_agent_config(results.reborrow().init_config(), &config).map_err(failed)?;
         results.set_registration(capnp_rpc::new_client(Registration {
@@ -92,6 +99,17 @@ impl agent_registry::Server for AgentRegistry {
     ) -> Result<(), capnp::Error> {
         let name = params.get()?.get_name()?.to_str()?;
         let control = self.registry.control(name).map_err(failed)?;
+        results.get().set_control(control);
+        Ok(())
+    }
+
+    async fn controller(
+        self: Rc<Self>,
+        params: agent_registry::ControllerParams,
+        mut results: agent_registry::ControllerResults,
+    ) -> Result<(), capnp::Error> {
+        let name = params.get()?.get_name()?.to_str()?;
+        let control = self.registry.controller(name).map_err(failed)?;
         results.get().set_control(control);
         Ok(())
     }

@@ -120,4 +120,14 @@ impl session::Server for Session {
         identity.set_expires_at(0);
         Ok(())
     }
+
+    async fn names(
+        self: Rc<Self>,
+        _: session::NamesParams,
+        _: session::NamesResults,
+    ) -> Result<(), capnp::Error> {
+        Err(capnp::Error::unimplemented(
+            "names of IPs are answered by a cluster's Controller, not by a backend node".into(),
+        ))
+    }
 }

@@ -4,9 +4,12 @@ use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
-use spider_rpc_schema::ingest_capnp::{batch_ack, capture_batch, ingest, usage_batch};
+use spider_rpc_schema::ingest_capnp::{
+    batch_ack, capture_batch, ingest, inventory_batch, usage_batch,
+};
 use spider_rpc_schema::{
-    read_dns, read_frame, read_host, read_tcp_session, read_usage, VIRTUAL_SHARDS,
+    read_dns, read_frame, read_host, read_inventory_update, read_tcp_session, read_usage,
+    VIRTUAL_SHARDS,
 };
 use spider_storage::{IngestBatch, ShardRequest, ShardResponse};
 use tokio::sync::Notify;
@@ -117,15 +120,48 @@ impl Ingest {
             agent.clone(),
         );
         stored.usage = read_all(batch.get_records()?, read_usage)?;
-        let target = &self.router.shards[self.router.local(shard)];
-        match target.send(ShardRequest::Ingest(Box::new(stored))).await {
-            Ok(Ok(ShardResponse::Ingested(_))) => {}
-            Ok(Ok(_)) => return Err(failed("the shard answered something else")),
-            Ok(Err(error)) => return Err(failed(error)),
-            Err(error) => return Err(failed(error)),
-        }
+        self.store_in_shard(shard, stored).await?;
         self.acknowledge(agent, incarnation, shard, sequence);
         Ok(())
+    }
+
+    /// A Controller's inventory snapshot or delta, stored by the shard of its name.
+    async fn store_inventory(
+        &self,
+        batch: inventory_batch::Reader<'_>,
+    ) -> Result<(), capnp::Error> {
+        let id = batch.get_id()?;
+        let agent = id.get_agent()?.to_str()?.to_owned();
+        let incarnation = id.get_incarnation();
+        let sequence = id.get_sequence();
+        let update = read_inventory_update(batch.get_update()?).map_err(failed)?;
+        let shard = spider_rpc_schema::inventory_shard(&update.controller);
+        if batch.get_shard() != shard {
+            return Err(failed(format!(
+                "the inventory of {} goes to shard {shard}, not {}",
+                update.controller,
+                batch.get_shard()
+            )));
+        }
+        let mut stored = IngestBatch::new(
+            format!("inventory:{agent}#{incarnation}#{shard}"),
+            sequence,
+            agent.clone(),
+        );
+        stored.inventory = Some(update);
+        self.store_in_shard(shard, stored).await?;
+        self.acknowledge(agent, incarnation, shard, sequence);
+        Ok(())
+    }
+
+    async fn store_in_shard(&self, shard: u16, batch: IngestBatch) -> Result<(), capnp::Error> {
+        let target = &self.router.shards[self.router.local(shard)];
+        match target.send(ShardRequest::Ingest(Box::new(batch))).await {
+            Ok(Ok(ShardResponse::Ingested(_))) => Ok(()),
+            Ok(Ok(_)) => Err(failed("the shard answered something else")),
+            Ok(Err(error)) => Err(failed(error)),
+            Err(error) => Err(failed(error)),
+        }
     }
 
     fn acknowledge(&self, agent: String, incarnation: u64, shard: u16, sequence: u64) {
@@ -162,6 +198,15 @@ impl ingest::Server for Ingest {
     ) -> Result<(), capnp::Error> {
         let params = params.get()?;
         self.tracked(self.store_usage(params.get_batch()?)).await
+    }
+
+    async fn push_inventory(
+        self: Rc<Self>,
+        params: ingest::PushInventoryParams,
+    ) -> Result<(), capnp::Error> {
+        let params = params.get()?;
+        self.tracked(self.store_inventory(params.get_batch()?))
+            .await
     }
 
     async fn acknowledged(

@@ -28,6 +28,12 @@ pub(crate) async fn serve(
 ) {
     let bootstrap: auth_schema::Client =
         capnp_rpc::new_client(auth::Auth::new(router, registry, admin_token));
+    serve_connections(listener, bootstrap.client).await;
+}
+
+/// Accepts Cap'n Proto connections on `listener` (on this thread's `LocalSet`), each with its
+/// own RPC system whose bootstrap capability is `bootstrap` (an `Auth`, by convention).
+pub async fn serve_connections(listener: TcpListener, bootstrap: capnp::capability::Client) {
     loop {
         let (stream, peer) = match listener.accept().await {
             Ok(accepted) => accepted,
@@ -46,7 +52,7 @@ pub(crate) async fn serve(
             Side::Server,
             Default::default(),
         );
-        let system = RpcSystem::new(Box::new(network), Some(bootstrap.clone().client));
+        let system = RpcSystem::new(Box::new(network), Some(bootstrap.clone()));
         tokio::task::spawn_local(async move {
             if let Err(error) = system.await {
                 tracing::debug!(%peer, %error, "rpc connection ended");

@@ -13,7 +13,6 @@
 //!
 //! Ephemeral Whisperers are not listed here: the Attacher lists those it added.
 
-use std::net::IpAddr;
 use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::{Container, Pod};
@@ -25,30 +24,7 @@ use super::state::State;
 /// The pod label that marks an agent pod whose image is not recognised as Spider's.
 pub const ROLE_LABEL: &str = "spider.dev/role";
 
-/// What an agent does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum AgentRole {
-    Whisperer,
-    Gocipher,
-}
-
-impl AgentRole {
-    fn parse(text: &str) -> Option<Self> {
-        match text {
-            "whisperer" => Some(Self::Whisperer),
-            "gocipher" => Some(Self::Gocipher),
-            _ => None,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Whisperer => "whisperer",
-            Self::Gocipher => "gocipher",
-        }
-    }
-}
+pub use spider_model::controller::{AgentPod, AgentRole};
 
 /// An agent container of a pod (kept in the pod's compact form).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -146,26 +122,6 @@ pub fn detect(pod: &Pod) -> Vec<AgentContainer> {
         }
     }
     agents
-}
-
-/// An agent pod, as listed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct AgentPod {
-    pub role: AgentRole,
-    pub namespace: String,
-    pub pod: String,
-    pub container: String,
-    /// A Whisperer beside other containers of its pod (a Gocipher is never a sidecar).
-    pub sidecar: bool,
-    pub node: Option<String>,
-    pub ips: Vec<IpAddr>,
-    pub phase: String,
-    pub running: bool,
-    /// The pod's parent workload (kind, name).
-    pub workload_kind: String,
-    pub workload: String,
-    /// `image` or `label`.
-    pub recognised_by: String,
 }
 
 impl State {

@@ -22,7 +22,8 @@ use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
 use spider_model::WorkloadRef;
 use tokio::sync::watch as tokio_watch;
 
-pub use state::{InventorySnapshot, Kind, State};
+pub use spider_model::inventory::InventorySnapshot;
+pub use state::{Kind, State};
 
 /// A shared handle to the inventory.
 #[derive(Debug, Clone)]

@@ -6,6 +6,9 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use serde::Serialize;
+use spider_model::inventory::{
+    InventorySnapshot, NamespaceView, NodeView, PodView, ServiceView, WorkloadView,
+};
 use spider_model::WorkloadRef;
 
 use super::ips::{Holder, IpHistory};
@@ -516,78 +519,5 @@ impl State {
         }
         snapshot.sort();
         snapshot
-    }
-}
-
-/// A node, for the backend.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct NodeView {
-    pub name: String,
-    pub addresses: Vec<IpAddr>,
-    pub labels: std::collections::BTreeMap<String, String>,
-    pub ready: bool,
-}
-
-/// A namespace, for the backend.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct NamespaceView {
-    pub name: String,
-    pub labels: std::collections::BTreeMap<String, String>,
-}
-
-/// A parent workload, for the backend (NLS: namespace → workload).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct WorkloadView {
-    pub kind: String,
-    pub name: String,
-    pub namespace: String,
-    pub labels: std::collections::BTreeMap<String, String>,
-    pub replicas: u32,
-}
-
-/// A pod, for the backend (NPS: node → namespace → pod).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct PodView {
-    pub name: String,
-    pub namespace: String,
-    pub ips: Vec<IpAddr>,
-    pub node: Option<String>,
-    pub workload_kind: String,
-    pub workload: String,
-    pub host_network: bool,
-    pub phase: String,
-    pub labels: std::collections::BTreeMap<String, String>,
-}
-
-/// A service, for the backend.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ServiceView {
-    pub name: String,
-    pub namespace: String,
-    pub cluster_ips: Vec<IpAddr>,
-    pub type_: String,
-}
-
-/// Everything the backend needs to draw the cluster map (`inventory.capnp`'s objects).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct InventorySnapshot {
-    pub nodes: Vec<NodeView>,
-    pub namespaces: Vec<NamespaceView>,
-    pub workloads: Vec<WorkloadView>,
-    pub pods: Vec<PodView>,
-    pub services: Vec<ServiceView>,
-}
-
-impl InventorySnapshot {
-    fn sort(&mut self) {
-        self.nodes.sort_by(|a, b| a.name.cmp(&b.name));
-        self.namespaces.sort_by(|a, b| a.name.cmp(&b.name));
-        self.workloads.sort_by(|a, b| {
-            (&a.namespace, &a.kind, &a.name).cmp(&(&b.namespace, &b.kind, &b.name))
-        });
-        self.pods
-            .sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
-        self.services
-            .sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
     }
 }

@@ -2,6 +2,8 @@
 //! points at it, and an inventory fed by the real watchers.
 #![allow(dead_code)]
 
+pub mod linked;
+
 use std::future::Future;
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -114,5 +116,33 @@ impl Cluster {
             .store()
             .delete("v1", "Pod", Some(namespace), name)
             .expect("delete");
+    }
+}
+
+/// A Gocipher's record of one direction between two IPs in a minute, not enriched yet.
+pub fn usage_record(
+    minute: i64,
+    src: &str,
+    dst: &str,
+    port: u16,
+    bytes: u64,
+) -> spider_model::UsageRecord {
+    spider_model::UsageRecord {
+        minute,
+        src: ip(src),
+        dst: ip(dst),
+        proto: "tcp".into(),
+        port,
+        bytes,
+        messages: 3,
+        wire_bytes: bytes + 120,
+        packets: 3,
+        reporter: "gocipher-node-a".into(),
+        receive_side: false,
+        src_workload: None,
+        dst_workload: None,
+        pid: None,
+        command: None,
+        container: None,
     }
 }

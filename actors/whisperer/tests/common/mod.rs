@@ -80,14 +80,17 @@ pub fn normalised(exchange: &spider_model::HttpExchange, times: bool) -> String 
     serde_json::to_string(&value).unwrap()
 }
 
-/// The HTTP exchanges `spider analyze` finds in a testdata capture, normalised and sorted.
+/// The HTTP exchanges `spider analyze` finds in a testdata capture, masked as the backend's
+/// default redaction masks them before storing, normalised and sorted.
 pub fn analyzed(name: &str, times: bool) -> Vec<String> {
     let mut out = Vec::new();
+    let rules = spider_redact::Rules::new(&spider_redact::RuleSet::default());
     analyze_file(
         &testdata(&format!("{name}.pcap")),
         PipelineConfig::default(),
         &mut |record| {
-            if let Record::Http(exchange) = record {
+            if let Record::Http(mut exchange) = record {
+                spider_redact::redact_exchange(&rules, &mut exchange);
                 out.push(normalised(&exchange, times));
             }
         },

@@ -7,9 +7,10 @@ mod listings;
 
 use std::rc::Rc;
 
+use spider_model::inventory::{ClusterInventory, InventoryChange, InventoryUpdate};
 use spider_query::RecordKind;
 use spider_rpc_schema::query_capnp::{query_service, record_query};
-use spider_rpc_schema::write_agent_summary;
+use spider_rpc_schema::{write_agent_summary, write_inventory_update};
 use spider_storage::{Cursor, Page, ShardRequest, ShardResponse, StorageError};
 
 use super::failed;
@@ -201,10 +202,36 @@ impl query_service::Server for Query {
     async fn inventory(
         self: Rc<Self>,
         _: query_service::InventoryParams,
-        _: query_service::InventoryResults,
+        mut results: query_service::InventoryResults,
     ) -> Result<(), capnp::Error> {
-        Err(capnp::Error::unimplemented(
-            "no Controller inventory is kept by this backend version".into(),
-        ))
+        let (found, missing) = self
+            .ask_all(
+                || ShardRequest::Inventories,
+                |response| match response {
+                    ShardResponse::Inventories(list) => Some(list),
+                    _ => None,
+                },
+            )
+            .await?;
+        let mut clusters: Vec<ClusterInventory> = found.into_iter().flatten().collect();
+        clusters.sort_by(|a, b| a.controller.cmp(&b.controller));
+        let mut answer = results.get().init_list();
+        let mut missing_list = answer
+            .reborrow()
+            .init_missing_shards(u32::try_from(missing.len()).map_err(failed)?);
+        for (index, shard) in (0..).zip(&missing) {
+            missing_list.set(index, *shard);
+        }
+        let mut list = answer.init_clusters(u32::try_from(clusters.len()).map_err(failed)?);
+        for (index, cluster) in (0..).zip(clusters) {
+            let update = InventoryUpdate {
+                controller: cluster.controller,
+                cluster: cluster.cluster,
+                time: cluster.time,
+                change: InventoryChange::Snapshot(cluster.objects),
+            };
+            write_inventory_update(list.reborrow().get(index), &update).map_err(failed)?;
+        }
+        Ok(())
     }
 }

@@ -5,9 +5,17 @@
 //! line `{"url", "token"}` once everything is imported and searchable, and runs until its standard
 //! input closes. `--usage-fixture` also pushes per-minute usage counters of a small made-up cluster
 //! as a Gocipher enriched by a Controller would (test data for the cluster map, labelled as such).
+//! `--cluster DIR` runs a Kubernetes API server for tests with the fixtures of DIR (its kubelet
+//! runs ephemeral containers as local processes) and a real Controller linked to the backend;
+//! per-minute usage between the fixtures' pods goes through the Controller (enriched there), and
+//! attachments from the UI start `spider whisperer` replaying the first FILE under each pod's
+//! name. Then the JSON line also has `kubeconfig`, and a line `load DIR` on the standard input
+//! applies more fixtures (a scale-up).
 #![allow(clippy::unwrap_used)]
 
-use std::io::{Read, Write};
+mod cluster;
+
+use std::io::Write;
 use std::time::Duration;
 
 use spider_backend::{BackendConfig, BackendNode};
@@ -20,12 +28,14 @@ fn main() {
     let mut listen = "127.0.0.1:0".to_owned();
     let mut files = Vec::new();
     let mut usage_fixture = false;
+    let mut cluster_dir = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--ui" => ui = args.next().map(std::path::PathBuf::from),
             "--listen" => listen = args.next().unwrap(),
             "--usage-fixture" => usage_fixture = true,
+            "--cluster" => cluster_dir = args.next().map(std::path::PathBuf::from),
             _ => files.push(std::path::PathBuf::from(arg)),
         }
     }
@@ -42,6 +52,14 @@ fn main() {
     .unwrap();
     let mut config = GatewayConfig::new(listen.parse().unwrap(), node.local_addr(), token.clone());
     config.ui_dir = ui;
+    let cluster = cluster_dir.as_ref().map(|dir| {
+        let replay = files
+            .first()
+            .expect("--cluster needs a capture FILE to replay");
+        let cluster = cluster::DemoCluster::start(dir, node.local_addr(), &token);
+        config.attach = cluster.attach_defaults(replay, node.local_addr(), &token);
+        cluster
+    });
     config.live_interval = Duration::from_millis(500);
     let gateway = Gateway::start(config).unwrap();
     let (bridge, _thread) =
@@ -64,13 +82,25 @@ fn main() {
     if usage_fixture {
         runtime.block_on(push_usage_fixture(&bridge));
     }
+    if let Some(cluster) = &cluster {
+        cluster.push_usage();
+    }
     node.commit_indexes().unwrap();
     drop(bridge);
     let url = format!("http://{}/", gateway.local_addr());
-    println!("{}", serde_json::json!({"url": url, "token": token}));
+    let mut ready = serde_json::json!({"url": url, "token": token});
+    if let Some(cluster) = &cluster {
+        ready["kubeconfig"] = cluster.kubeconfig().display().to_string().into();
+    }
+    println!("{ready}");
     std::io::stdout().flush().unwrap();
-    let mut sink = Vec::new();
-    let _eof = std::io::stdin().read_to_end(&mut sink);
+    for line in std::io::stdin().lines() {
+        let Ok(line) = line else { break };
+        match (line.split_once(' '), &cluster) {
+            (Some(("load", dir)), Some(cluster)) => cluster.load(std::path::Path::new(dir.trim())),
+            _ => eprintln!("demo: unknown command {line:?}"),
+        }
+    }
     gateway.stop();
     node.stop();
 }
