@@ -3,6 +3,7 @@
 
 import { Api } from './api';
 import { formatTime } from './columns';
+import type { WorkloadRef } from './graph-model';
 
 /** What an attachment targets, as the gateway takes it. */
 export type AttachTarget = { target: 'workload'; namespace: string; kind: string; name: string } | { target: 'pod'; namespace: string; name: string };
@@ -11,7 +12,7 @@ export type AttachTarget = { target: 'workload'; namespace: string; kind: string
 const WORKLOAD_KINDS = ['Deployment', 'DaemonSet', 'StatefulSet', 'Job', 'CronJob'];
 
 /** The attachment target of a usage-map node, or null (a namespace, a node, an IP class). */
-export function targetOf(ref: { namespace?: string | null; kind?: string | null; workload?: string | null; pod?: string | null } | null | undefined, mode: 'nls' | 'nps'): AttachTarget | null {
+export function targetOf(ref: WorkloadRef | null | undefined, mode: 'nls' | 'nps'): AttachTarget | null {
   if (!ref?.namespace || !ref.kind) return null;
   if (mode === 'nps' || ref.kind === 'Pod') return ref.pod ? { target: 'pod', namespace: ref.namespace, name: ref.pod } : null;
   if (WORKLOAD_KINDS.includes(ref.kind) && ref.workload) return { target: 'workload', namespace: ref.namespace, kind: ref.kind, name: ref.workload };

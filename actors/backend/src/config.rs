@@ -30,6 +30,8 @@ pub struct BackendConfig {
     pub index: IndexSettings,
     /// What is masked before anything is stored (`[redaction]`).
     pub redaction: RedactionConfig,
+    /// Several nodes, placement kept in etcd (`[cluster]`); unset: one node owning everything.
+    pub cluster: crate::cluster::ClusterSettings,
 }
 
 /// `[retention]`: durations are written like `7d`, `12h`, `30m`, `90s`.
@@ -241,6 +243,7 @@ impl Default for BackendConfig {
             retention: RetentionConfig::default(),
             index: IndexSettings::default(),
             redaction: RedactionConfig::default(),
+            cluster: crate::cluster::ClusterSettings::default(),
         }
     }
 }
@@ -323,6 +326,12 @@ impl BackendConfig {
         if let Some(value) = var("SPIDER_BACKEND_SYNC_WAL") {
             self.sync_wal = parse("SPIDER_BACKEND_SYNC_WAL", value)?;
         }
+        if let Some(value) = var("SPIDER_BACKEND_ETCD") {
+            self.cluster.etcd = Some(value);
+        }
+        if let Some(value) = var("SPIDER_BACKEND_NODE") {
+            self.cluster.node = value;
+        }
         if let Some(value) = var("SPIDER_BACKEND_REDACTION") {
             self.redaction.enabled = parse("SPIDER_BACKEND_REDACTION", value)?;
         }
@@ -337,6 +346,13 @@ impl BackendConfig {
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
+        if self.cluster.etcd.is_some() && self.cluster.groups != self.local_shards {
+            return Err(ConfigError::Invalid(format!(
+                "in a cluster a node keeps one local shard per shard group: local_shards ({}) \
+                 must equal cluster.groups ({})",
+                self.local_shards, self.cluster.groups
+            )));
+        }
         if self.local_shards == 0 || self.local_shards > 256 {
             return Err(ConfigError::Invalid(format!(
                 "local_shards must be 1 to 256, not {}",

@@ -10,13 +10,16 @@
 //! This crate wires actors and RPC together; it parses no protocol and lays out no storage itself.
 
 pub mod client;
+mod cluster;
 mod config;
 mod node;
 mod registry;
 mod router;
 mod rpc;
+pub mod testing;
 mod worker;
 
+pub use cluster::ClusterSettings;
 pub use config::{BackendConfig, ConfigError, IndexSettings, RetentionConfig, TextIndexSettings};
 pub use node::{BackendNode, NodeError};
 pub use rpc::serve_connections;

@@ -7,6 +7,7 @@ use std::thread::JoinHandle;
 use spider_pipeline::PipelineConfig;
 use spider_storage::{Shard, ShardActor, ShardConfig, WalSync};
 
+use crate::cluster::{ClusterSettings, Placement};
 use crate::config::BackendConfig;
 use crate::registry::Registry;
 use crate::router::Router;
@@ -30,6 +31,8 @@ pub enum NodeError {
     Runtime(std::io::Error),
     #[error("the node stopped while starting")]
     Aborted,
+    #[error("cannot join the cluster: {0}")]
+    Cluster(#[from] spider_cluster::ClusterError),
     #[error("a storage shard failed: {source}")]
     Index {
         source: spider_storage::StorageError,
@@ -93,6 +96,8 @@ impl BackendNode {
         let token = config.admin_token.clone();
         let data_dir = config.data_dir.clone();
         let retention = config.retention.clone();
+        let cluster = config.cluster.clone();
+        let mut router = router;
         let rpc = std::thread::Builder::new()
             .name("spider-rpc".into())
             .spawn(move || {
@@ -119,12 +124,28 @@ impl BackendNode {
                         }
                     };
                     let bound = listener.local_addr().unwrap_or(listen);
+                    let member = match join_cluster(&cluster, bound).await {
+                        Ok(member) => member,
+                        Err(error) => {
+                            let _sent = addr_tx.send(Err(error));
+                            return;
+                        }
+                    };
+                    router.placement = member.as_ref().map(|member| Placement {
+                        node: cluster.node.clone(),
+                        map: member.map(),
+                    });
                     let _sent = addr_tx.send(Ok(bound));
                     tracing::info!(addr = %bound, "backend listening");
                     let registry = Registry::open(&data_dir, router.clone(), retention);
                     tokio::select! {
                         () = crate::rpc::serve(listener, router, registry, token) => {}
                         _ = rpc_stopped => {}
+                    }
+                    if let Some(member) = member {
+                        if let Err(error) = member.leave().await {
+                            tracing::warn!(%error, "leaving the cluster failed");
+                        }
                     }
                 });
             })
@@ -239,6 +260,7 @@ fn start_actors(config: &BackendConfig) -> Result<(Router, Vec<actix::Arbiter>),
     let mut router = Router {
         shards: Vec::new(),
         workers: Vec::new(),
+        placement: None,
     };
     let mut arbiters = Vec::new();
     for index in 0..config.local_shards {
@@ -279,4 +301,25 @@ fn start_actors(config: &BackendConfig) -> Result<(Router, Vec<actix::Arbiter>),
         arbiters.push(arbiter);
     }
     Ok((router, arbiters))
+}
+
+/// Joins the cluster when `[cluster] etcd` is set, advertising `bound` unless told otherwise.
+async fn join_cluster(
+    settings: &ClusterSettings,
+    bound: SocketAddr,
+) -> Result<Option<spider_cluster::Member>, NodeError> {
+    let Some(etcd) = &settings.etcd else {
+        return Ok(None);
+    };
+    let advertise = settings
+        .advertise
+        .clone()
+        .unwrap_or_else(|| bound.to_string());
+    let config = spider_cluster::MemberConfig {
+        groups: settings.groups,
+        initial_nodes: settings.initial_nodes,
+        lease_ttl: settings.lease_ttl,
+        ..spider_cluster::MemberConfig::new(etcd, &settings.name, &settings.node, advertise)
+    };
+    Ok(Some(spider_cluster::Member::join(config).await?))
 }

@@ -3,16 +3,25 @@
 use actix::Addr;
 use spider_storage::ShardActor;
 
+use crate::cluster::Placement;
 use crate::worker::CaptureWorker;
 
-/// The node's local shards: virtual shard `v` is stored by local shard `v % K`.
+/// The node's local shards: virtual shard `v` is stored by local shard `v % K`; in a cluster
+/// (K = the shard groups) the placement says which of them this node owns or follows.
 #[derive(Clone)]
 pub(crate) struct Router {
     pub shards: Vec<Addr<ShardActor>>,
     pub workers: Vec<Addr<CaptureWorker>>,
+    pub placement: Option<Placement>,
 }
 
 impl Router {
+    /// Whether queries read local shard `local`: every one on a single node, the owned groups
+    /// in a cluster (a follower's copy is answered by its owner).
+    pub fn answers(&self, local: usize) -> bool {
+        self.placement.as_ref().is_none_or(|p| p.answers(local))
+    }
+
     pub fn local(&self, virtual_shard: u16) -> usize {
         usize::from(virtual_shard) % self.shards.len().max(1)
     }

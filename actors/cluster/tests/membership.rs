@@ -4,11 +4,9 @@
 //! join twice.
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
 use std::time::Duration;
 
-use common::EtcdServer;
+use spider_cluster::testing::EtcdServer;
 use spider_cluster::{ClusterError, Member, MemberConfig, ShardMap};
 
 fn config(etcd: &str, node: &str) -> MemberConfig {

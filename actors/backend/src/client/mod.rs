@@ -5,11 +5,13 @@
 //! (registration, status, settings).
 
 mod agents;
+mod cluster;
 mod controller;
 mod ingest_push;
 mod query;
 
 pub use agents::{AgentControl, Registration};
+pub use cluster::{ClusterAnswer, ClusterClient, ShardMapView};
 pub use controller::{
     CommandServer, ControllerCommands, ControllerHandle, Inventories, InventoryPush,
 };
@@ -155,5 +157,10 @@ impl BackendClient {
     /// agents' credentials with the backend).
     pub fn auth(&self) -> auth::Client {
         self.auth.clone()
+    }
+
+    /// The ingest capability itself (a node passing batches on to a follower).
+    pub(crate) fn ingest_capability(&self) -> ingest::Client {
+        self.ingest.clone()
     }
 }

@@ -6,6 +6,7 @@ use spider_rpc_schema::auth_capnp::{auth, credential, session};
 
 use super::agents::AgentRegistry;
 use super::ingest::Ingest;
+use super::peers::Peers;
 use super::query::Query;
 use crate::registry::Registry;
 use crate::router::Router;
@@ -15,14 +16,16 @@ pub(crate) struct Auth {
     router: Router,
     registry: Registry,
     admin_token: String,
+    peers: Peers,
 }
 
 impl Auth {
-    pub fn new(router: Router, registry: Registry, admin_token: String) -> Self {
+    pub fn new(router: Router, registry: Registry, admin_token: String, peers: Peers) -> Self {
         Self {
             router,
             registry,
             admin_token,
+            peers,
         }
     }
 
@@ -58,6 +61,7 @@ impl auth::Server for Auth {
         results.get().set_session(capnp_rpc::new_client(Session {
             router: self.router.clone(),
             registry: self.registry.clone(),
+            peers: self.peers.clone(),
         }));
         Ok(())
     }
@@ -67,6 +71,7 @@ impl auth::Server for Auth {
 struct Session {
     router: Router,
     registry: Registry,
+    peers: Peers,
 }
 
 impl session::Server for Session {
@@ -78,6 +83,7 @@ impl session::Server for Session {
         results.get().set_ingest(capnp_rpc::new_client(Ingest::new(
             self.router.clone(),
             self.registry.clone(),
+            self.peers.clone(),
         )));
         Ok(())
     }

@@ -15,6 +15,8 @@ use spider_storage::{IngestBatch, ShardRequest, ShardResponse};
 use tokio::sync::Notify;
 
 use super::failed;
+use super::peers::{Peers, Replicated};
+use crate::cluster::Role;
 use crate::registry::{DropTotals, Registry};
 use crate::router::Router;
 use crate::worker::CaptureBatch;
@@ -27,6 +29,7 @@ use crate::worker::CaptureBatch;
 pub(crate) struct Ingest {
     router: Router,
     registry: Registry,
+    peers: Peers,
     received: Cell<u64>,
     finished: Cell<u64>,
     progress: Notify,
@@ -34,10 +37,11 @@ pub(crate) struct Ingest {
 }
 
 impl Ingest {
-    pub fn new(router: Router, registry: Registry) -> Self {
+    pub fn new(router: Router, registry: Registry, peers: Peers) -> Self {
         Self {
             router,
             registry,
+            peers,
             received: Cell::new(0),
             finished: Cell::new(0),
             progress: Notify::new(),
@@ -54,6 +58,7 @@ impl Ingest {
         if shard >= VIRTUAL_SHARDS {
             return Err(failed(format!("shard {shard} does not exist")));
         }
+        let follower = self.role(shard, batch.get_replicated())?;
         let whisperer = batch.get_whisperer()?.to_str()?.to_owned();
         let drops = if batch.has_drops() {
             let drops = batch.get_drops()?;
@@ -100,8 +105,37 @@ impl Ingest {
         if let (Some(drops), false) = (drops, outcome.duplicate) {
             self.registry.add_drops(&whisperer, drops);
         }
+        if let Some(address) = &follower {
+            let id = Replicated {
+                agent: &agent,
+                incarnation,
+                shard,
+                sequence,
+            };
+            self.peers
+                .replicate(address, id, |ingest| async move {
+                    let mut request = ingest.push_capture_request();
+                    request.get().set_batch(batch)?;
+                    request.get().get_batch()?.set_replicated(true);
+                    request.send().await
+                })
+                .await?;
+        }
         self.acknowledge(agent, incarnation, shard, sequence);
         Ok(())
+    }
+
+    /// Where this node passes a batch for `shard` on to (the group's follower), or why it
+    /// refuses the batch (it neither owns nor follows the shard's group).
+    fn role(&self, shard: u16, replicated: bool) -> Result<Option<String>, capnp::Error> {
+        match &self.router.placement {
+            None => Ok(None),
+            Some(placement) => match placement.ingest_role(shard, replicated) {
+                Ok(Role::Owner { follower }) => Ok(follower),
+                Ok(Role::Follower) => Ok(None),
+                Err(message) => Err(failed(message)),
+            },
+        }
     }
 
     /// A batch of per-minute usage counters, stored by its shard (counters add up).
@@ -119,8 +153,25 @@ impl Ingest {
             sequence,
             agent.clone(),
         );
+        let follower = self.role(shard, batch.get_replicated())?;
         stored.usage = read_all(batch.get_records()?, read_usage)?;
         self.store_in_shard(shard, stored).await?;
+        if let Some(address) = &follower {
+            let id = Replicated {
+                agent: &agent,
+                incarnation,
+                shard,
+                sequence,
+            };
+            self.peers
+                .replicate(address, id, |ingest| async move {
+                    let mut request = ingest.push_usage_request();
+                    request.get().set_batch(batch)?;
+                    request.get().get_batch()?.set_replicated(true);
+                    request.send().await
+                })
+                .await?;
+        }
         self.acknowledge(agent, incarnation, shard, sequence);
         Ok(())
     }
@@ -148,8 +199,25 @@ impl Ingest {
             sequence,
             agent.clone(),
         );
+        let follower = self.role(shard, batch.get_replicated())?;
         stored.inventory = Some(update);
         self.store_in_shard(shard, stored).await?;
+        if let Some(address) = &follower {
+            let id = Replicated {
+                agent: &agent,
+                incarnation,
+                shard,
+                sequence,
+            };
+            self.peers
+                .replicate(address, id, |ingest| async move {
+                    let mut request = ingest.push_inventory_request();
+                    request.get().set_batch(batch)?;
+                    request.get().get_batch()?.set_replicated(true);
+                    request.send().await
+                })
+                .await?;
+        }
         self.acknowledge(agent, incarnation, shard, sequence);
         Ok(())
     }
@@ -198,6 +266,14 @@ impl ingest::Server for Ingest {
     ) -> Result<(), capnp::Error> {
         let params = params.get()?;
         self.tracked(self.store_usage(params.get_batch()?)).await
+    }
+
+    async fn shard_map(
+        self: Rc<Self>,
+        _: ingest::ShardMapParams,
+        mut results: ingest::ShardMapResults,
+    ) -> Result<(), capnp::Error> {
+        super::shard_map::write(results.get().init_map(), self.router.placement.as_ref())
     }
 
     async fn push_inventory(

@@ -7,7 +7,9 @@ mod agents;
 mod auth;
 mod ingest;
 mod paging;
+mod peers;
 mod query;
+mod shard_map;
 
 use capnp_rpc::rpc_twoparty_capnp::Side;
 use capnp_rpc::{twoparty, RpcSystem};
@@ -26,8 +28,9 @@ pub(crate) async fn serve(
     registry: Registry,
     admin_token: String,
 ) {
+    let peers = peers::Peers::new(admin_token.clone());
     let bootstrap: auth_schema::Client =
-        capnp_rpc::new_client(auth::Auth::new(router, registry, admin_token));
+        capnp_rpc::new_client(auth::Auth::new(router, registry, admin_token, peers));
     serve_connections(listener, bootstrap.client).await;
 }
 

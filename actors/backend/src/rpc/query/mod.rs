@@ -35,12 +35,15 @@ impl Query {
         request: impl Fn(Option<Cursor>) -> ShardRequest + Copy,
         page_of: impl Fn(ShardResponse) -> Option<Page<T>> + Copy,
     ) -> Result<Merged<T>, capnp::Error> {
-        let answers = futures::future::join_all(
-            self.router
-                .shards
-                .iter()
-                .map(|shard| newest_of_shard(shard, window.shard_limit, request, page_of)),
-        )
+        let answers = futures::future::join_all(self.router.shards.iter().enumerate().map(
+            |(local, shard)| async move {
+                if self.router.answers(local) {
+                    newest_of_shard(shard, window.shard_limit, request, page_of).await
+                } else {
+                    Ok((Vec::new(), false))
+                }
+            },
+        ))
         .await;
         merge(answers, window)
     }
@@ -52,12 +55,18 @@ impl Query {
         request: impl Fn() -> ShardRequest,
         take: impl Fn(ShardResponse) -> Option<T>,
     ) -> Result<(Vec<T>, Vec<u16>), capnp::Error> {
-        let answers =
-            futures::future::join_all(self.router.shards.iter().map(|shard| shard.send(request())))
-                .await;
+        let asked: Vec<usize> = (0..self.router.shards.len())
+            .filter(|local| self.router.answers(*local))
+            .collect();
+        let answers = futures::future::join_all(
+            asked
+                .iter()
+                .map(|local| self.router.shards[*local].send(request())),
+        )
+        .await;
         let mut found = Vec::new();
         let mut missing_local = Vec::new();
-        for (local, answer) in answers.into_iter().enumerate() {
+        for (local, answer) in asked.into_iter().zip(answers) {
             match answer {
                 Ok(Ok(response)) => match take(response) {
                     Some(value) => found.push(value),

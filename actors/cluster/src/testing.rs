@@ -1,10 +1,12 @@
-//! A real etcd server (Debian's `etcd-server`) on free loopback ports in a temporary folder.
-#![allow(dead_code, clippy::unwrap_used)]
+//! A real etcd server (Debian's `etcd-server`) on free loopback ports in a temporary folder, for
+//! the tests of this crate and of the backend cluster.
 
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// A running etcd, killed when dropped.
+#[derive(Debug)]
 pub struct EtcdServer {
     child: Child,
     pub url: String,
@@ -18,12 +20,12 @@ impl Drop for EtcdServer {
     }
 }
 
-fn free_port() -> u16 {
+/// A loopback port nothing listens on now.
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+        .and_then(|listener| listener.local_addr())
+        .map(|addr| addr.port())
+        .expect("a free loopback port")
 }
 
 impl EtcdServer {
@@ -33,7 +35,7 @@ impl EtcdServer {
             eprintln!("SKIPPED: no etcd binary (apt-get install etcd-server)");
             return None;
         }
-        let dir = tempfile::tempdir().unwrap();
+        let dir = tempfile::tempdir().expect("a temporary folder");
         let (client, peer) = (free_port(), free_port());
         let url = format!("http://127.0.0.1:{client}");
         let child = Command::new("etcd")
@@ -58,7 +60,7 @@ impl EtcdServer {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .unwrap();
+            .expect("etcd starts");
         let server = Self {
             child,
             url,
