@@ -253,6 +253,34 @@ try {
       cluster.child.stdin.end();
     }
   });
+  await step('the usage map with a real Gocipher\'s data (host mode: host → process)', async () => {
+    const host = await startDemo(['--gocipher', capture]);
+    try {
+      await page.goto(`${host.url}?token=${host.token}&view=usage`);
+      // The page's own requests to the gateway are counted by the Gocipher (1-second buckets).
+      const processes = async () =>
+        page.evaluate(() => document.querySelector('.graph')?.__cy?.nodes().map((n) => n.id()).filter((id) => id.startsWith('proc:')) ?? []);
+      const started = Date.now();
+      let found = [];
+      // Processes are named by the sending thread's name: the browser's, and the demo's own
+      // (its gateway and node threads are named spider-…).
+      const seen = (ids) => ids.some((id) => /^proc:[^/]+\/spider-/.test(id)) && ids.some((id) => /^proc:[^/]+\/(Chrome|ThreadPool)/.test(id));
+      while (!seen(found)) {
+        assert.ok(Date.now() - started < 60_000, `no usage of the browser and the demo: ${found}`);
+        await page.waitForTimeout(1000);
+        await page.click('nav.views button[data-view="usage"]');
+        await page.waitForSelector('.usage-bar');
+        found = await processes();
+      }
+      // The host is the box around its processes.
+      const parents = await page.evaluate(() => document.querySelector('.graph').__cy.nodes().filter((n) => n.id().startsWith('proc:')).map((n) => n.parent().id()));
+      assert.ok(parents.length && parents.every((p) => p.startsWith('node:')), parents.join());
+      await page.screenshot({ path: join(shots, 'usage-host.png') });
+      await page.check('input[name="mode"][value="nls"]');
+    } finally {
+      host.child.stdin.end();
+    }
+  });
 } finally {
   await context.close();
   demo.child.stdin.end();

@@ -82,6 +82,12 @@ export function placeOf(ip: string, ref: WorkloadRef | null | undefined, mode: '
   if (!ref || kind === 'external') return { id: kind === 'external' ? 'cloud' : `ip:${ip}`, label: kind === 'external' ? 'external (cloud)' : ip, parents: [], cls: kind === 'external' ? 'external' : 'internal' };
   if (kind === 'internal_unidentified') return { id: 'internal', label: 'internal, unidentified', parents: [], cls: 'internal' };
   if (kind === 'node') return { id: `node:${ref.node ?? ip}`, label: ref.node ?? ip, parents: [], cls: 'node' };
+  // A Gocipher on a plain host (no Controller) names its end by host and process or container.
+  if (kind === 'Process' || kind === 'Container') {
+    const host = ref.node ?? ip;
+    const name = ref.workload ?? ip;
+    return { id: `proc:${host}/${name}`, label: name, parents: [[`node:${host}`, host]], cls: kind.toLowerCase() };
+  }
   const ns = ref.namespace ?? '(none)';
   if (mode === 'nls') {
     const name = ref.workload ?? ref.pod ?? ip;

@@ -216,3 +216,13 @@ describe('attachment targets', () => {
     expect(ttlSeconds(String(7 * 24 * 60 + 1))).toBeNull();
   });
 });
+
+describe('host mode usage', () => {
+  it('a process or container on a plain host sits in its host, in both views', () => {
+    const ref = { kind: 'Process', workload: 'nginx', node: 'web-1', namespace: null, pod: null };
+    for (const mode of ['nls', 'nps'] as const) {
+      expect(placeOf('10.0.0.5', ref, mode)).toEqual({ id: 'proc:web-1/nginx', label: 'nginx', parents: [['node:web-1', 'web-1']], cls: 'process' });
+    }
+    expect(placeOf('10.0.0.5', { ...ref, kind: 'Container', workload: 'abc123' }, 'nls').cls).toBe('container');
+  });
+});

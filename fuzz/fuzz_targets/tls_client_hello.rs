@@ -17,7 +17,11 @@ fuzz_target!(|data: &[u8]| {
     let _ = looks_like_handshake(data);
     let whole = client_hello_server_name(data);
     if let Err(TlsError::Incomplete { needed }) = whole {
-        assert!(needed > data.len(), "incomplete at {} of {needed}", data.len());
+        assert!(
+            needed > data.len(),
+            "incomplete at {} of {needed}",
+            data.len()
+        );
     }
     if let Ok(Some(name)) = &whole {
         assert!(!name.is_empty());

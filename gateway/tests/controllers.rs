@@ -10,8 +10,6 @@ use std::time::Duration;
 use common::{testdata, Env, TOKEN};
 use serde_json::{json, Value};
 use spider_controller::process;
-use spider_controller::rpc::UplinkConfig;
-use spider_controller::ControllerConfig;
 use spider_kube_apiserver::{ApiServer, ServerConfig};
 
 async fn send(env: &Env, method: &str, path: &str, body: Value) -> (u16, Value) {
@@ -55,20 +53,9 @@ async fn attach_list_log_and_detach_through_the_gateway() {
     let dir = tempfile::tempdir().unwrap();
     let kubeconfig = dir.path().join("kubeconfig");
     server.write_kubeconfig(&kubeconfig).unwrap();
-    let config = ControllerConfig {
-        name: "c1".into(),
-        cluster: "test".into(),
-        kubeconfig: Some(kubeconfig),
-        ..ControllerConfig::default()
-    };
-    let uplink = UplinkConfig {
-        name: "c1".into(),
-        cluster: "test".into(),
-        backend: env.node.local_addr(),
-        token: TOKEN.into(),
-    };
+    let backend = env.node.local_addr();
     let _controller = tokio::task::spawn_blocking(move || {
-        process::spawn(config, Some((uplink, "127.0.0.1:0".parse().unwrap()))).unwrap()
+        process::spawn_local(kubeconfig, "c1", backend, TOKEN).unwrap()
     })
     .await
     .unwrap();
@@ -80,7 +67,7 @@ async fn attach_list_log_and_detach_through_the_gateway() {
     })
     .await;
     assert_eq!(inventory["items"][0]["controller"], "c1");
-    assert_eq!(inventory["items"][0]["cluster"], "test");
+    assert_eq!(inventory["items"][0]["cluster"], "c1");
     until(&env, "/api/v1/controllers/c1/attachments", |body| {
         body["items"].is_array()
     })

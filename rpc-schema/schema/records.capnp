@@ -306,6 +306,9 @@ enum HostSource {
 
   http @2;
   # The `Host` header of an HTTP request sent to `ip` (port removed).
+
+  kubernetes @3;
+  # A name the Controller gave for `ip` from the Kubernetes inventory (asked by a Whisperer).
 }
 
 struct HostRecord {

@@ -52,6 +52,8 @@ pub struct Attacher {
     attachments: Arc<Mutex<BTreeMap<String, Attachment>>>,
     /// Bumped at every change of the attachments (added, detached, containers added).
     changes: Arc<watch::Sender<u64>>,
+    /// Where attached Whisperers reach this Controller for names of IPs (`SPIDER_CONTROLLER`).
+    names_address: Arc<Mutex<Option<String>>>,
 }
 
 impl Attachment {
@@ -148,7 +150,7 @@ impl Attachment {
         }
     }
 
-    fn container(&self, name: &str, pod: &str, now: i64) -> serde_json::Value {
+    fn container(&self, name: &str, pod: &str, now: i64, names: Option<&str>) -> serde_json::Value {
         let ttl = self
             .expires
             .map(|e| ((e - now).max(0) / 1_000_000_000).to_string());
@@ -156,6 +158,9 @@ impl Attachment {
             json!({"name": "SPIDER_ATTACHMENT", "value": self.request.id}),
             json!({"name": "SPIDER_WHISPERER_NAME", "value": pod}),
         ];
+        if let Some(address) = names {
+            env.push(json!({"name": "SPIDER_CONTROLLER", "value": address}));
+        }
         if let Some(ttl) = ttl {
             env.push(json!({"name": "SPIDER_WHISPERER_TTL_SECONDS", "value": ttl}));
         }
@@ -186,6 +191,15 @@ impl Attacher {
             inventory,
             attachments: Arc::new(Mutex::new(BTreeMap::new())),
             changes: Arc::new(changes),
+            names_address: Arc::new(Mutex::new(None)),
+        }
+    }
+
+    /// Attached Whisperers get `SPIDER_CONTROLLER=address`, and ask this Controller for the
+    /// names of the IPs they see.
+    pub fn set_names_address(&self, address: Option<String>) {
+        if let Ok(mut current) = self.names_address.lock() {
+            *current = address;
         }
     }
 
@@ -346,6 +360,7 @@ impl Attacher {
     /// Adds the containers that are due; returns how many were added.
     pub async fn reconcile(&self) -> Result<usize, ControllerError> {
         let now = now_ns();
+        let names = self.names_address.lock().ok().and_then(|a| a.clone());
         let due: Vec<(String, String, String, String, serde_json::Value)> = {
             let state = self.inventory.read();
             let attachments = self.lock();
@@ -358,7 +373,7 @@ impl Attacher {
                             pod.uid.to_string(),
                             pod.namespace.to_string(),
                             pod.name.to_string(),
-                            attachment.container(&name, &pod.name, now),
+                            attachment.container(&name, &pod.name, now, names.as_deref()),
                         ));
                     }
                 }

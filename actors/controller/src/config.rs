@@ -36,6 +36,9 @@ pub struct ControllerConfig {
     pub cluster_domain: String,
     /// The Whisperer's container image, for attachments.
     pub whisperer_image: String,
+    /// Where attached Whisperers reach this Controller's agents' listener (`HOST:PORT`, e.g. its
+    /// Service); unset: the listener's own address when it is a specific one.
+    pub advertise: Option<String>,
     /// The backend to forward to, and its token.
     pub backend: Option<SocketAddr>,
     pub token: Option<String>,
@@ -54,6 +57,7 @@ impl Default for ControllerConfig {
             ip_retention: Duration::from_secs(3600),
             cluster_domain: "cluster.local".into(),
             whisperer_image: "spider:latest".into(),
+            advertise: None,
             backend: None,
             token: None,
         }

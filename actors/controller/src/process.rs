@@ -97,6 +97,12 @@ async fn start(
         })?),
     };
     let listen = listener.as_ref().and_then(|l| l.local_addr().ok());
+    let names = config.advertise.clone().or_else(|| {
+        listen
+            .filter(|addr| !addr.ip().is_unspecified())
+            .map(|addr| addr.to_string())
+    });
+    attacher.set_names_address(names);
     Ok((
         RunningController {
             inventory,
@@ -105,4 +111,30 @@ async fn start(
         },
         listener,
     ))
+}
+
+/// A Controller named `name` (cluster `name` too) for the cluster of `kubeconfig`, linked to the
+/// backend at `backend` and listening for agents on a free loopback port: tests and demos.
+pub fn spawn_local(
+    kubeconfig: std::path::PathBuf,
+    name: &str,
+    backend: SocketAddr,
+    token: &str,
+) -> Result<RunningController, ControllerError> {
+    let config = ControllerConfig {
+        name: name.into(),
+        cluster: name.into(),
+        kubeconfig: Some(kubeconfig),
+        ..ControllerConfig::default()
+    };
+    let uplink = UplinkConfig {
+        name: name.into(),
+        cluster: name.into(),
+        backend,
+        token: token.into(),
+    };
+    spawn(
+        config,
+        Some((uplink, SocketAddr::from(([127, 0, 0, 1], 0)))),
+    )
 }

@@ -109,6 +109,20 @@ async fn the_backend_attaches_lists_and_detaches_through_the_controller() {
             spider_kube_apiserver::ephemeral_names(&linked.cluster.pod("shop", pod)),
             vec!["spider-whisperer-ui1"]
         );
+        // The attached Whisperer is named after its pod and asks this Controller for names.
+        let env = &linked.cluster.pod("shop", pod)["spec"]["ephemeralContainers"][0]["env"];
+        let value = |name: &str| {
+            env.as_array()
+                .into_iter()
+                .flatten()
+                .find(|v| v["name"] == name)
+                .and_then(|v| v["value"].as_str().map(str::to_owned))
+        };
+        assert_eq!(value("SPIDER_WHISPERER_NAME").as_deref(), Some(pod));
+        assert_eq!(
+            value("SPIDER_CONTROLLER"),
+            Some(linked.controller.to_string())
+        );
     }
     linked.cluster.server.store().set_log(
         "shop",

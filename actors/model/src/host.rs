@@ -17,6 +17,10 @@ pub enum HostSource {
     Sni,
     /// The `Host` header of an HTTP request sent to `ip` (port removed).
     Http,
+    /// A name the Controller gave for `ip` from the Kubernetes inventory (a pod's
+    /// `POD.NAMESPACE`, its DNS records, its services, a node's name), asked for by a Whisperer
+    /// that saw `ip` in a TCP session.
+    Kubernetes,
 }
 
 /// An IP address and a name it is known by.

@@ -341,6 +341,7 @@ fn host_source_name(source: HostSource) -> &'static str {
         HostSource::Dns => "dns",
         HostSource::Sni => "sni",
         HostSource::Http => "http",
+        HostSource::Kubernetes => "kubernetes",
     }
 }
 
@@ -381,7 +382,8 @@ mod tests {
         let reasons = pairs!(close_reason_name;
             C::Fin, C::Rst, C::IdleTimeout, C::PortReuse, C::CaptureEnd, C::Evicted);
         check(RecordKind::TcpSession, "close_reason", reasons);
-        let sources = pairs!(host_source_name; HostSource::Dns, HostSource::Sni, HostSource::Http);
+        let sources = pairs!(host_source_name;
+            HostSource::Dns, HostSource::Sni, HostSource::Http, HostSource::Kubernetes);
         check(RecordKind::Host, "source", sources);
     }
 

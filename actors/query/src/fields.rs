@@ -184,7 +184,7 @@ const CLOSE_REASONS: &[&str] = &[
     "capture_end",
     "evicted",
 ];
-const HOST_SOURCES: &[&str] = &["dns", "sni", "http"];
+const HOST_SOURCES: &[&str] = &["dns", "sni", "http", "kubernetes"];
 const VERSIONS: &[&str] = &["HTTP/1.0", "HTTP/1.1"];
 const BOOLS: &[&str] = &["true", "false"];
 

@@ -79,7 +79,7 @@ fn enumerated_values() {
     );
     assert_eq!(
         texts(&at_end("source:", RecordKind::Host)),
-        ["dns", "sni", "http"]
+        ["dns", "sni", "http", "kubernetes"]
     );
     assert!(at_end("host:", RecordKind::Http).is_empty());
     assert!(at_end("status:>=", RecordKind::Http).is_empty());

@@ -51,6 +51,10 @@ pub struct ControllerArgs {
     /// The cluster's DNS domain.
     #[arg(long, default_value = "cluster.local")]
     pub cluster_domain: String,
+    /// Where attached Whisperers reach this Controller for names of IPs (its Service,
+    /// `HOST:PORT`); default: `--listen` when it names a specific address.
+    #[arg(long)]
+    pub advertise: Option<String>,
 }
 
 pub fn run(args: ControllerArgs) -> anyhow::Result<ExitCode> {
@@ -61,6 +65,7 @@ pub fn run(args: ControllerArgs) -> anyhow::Result<ExitCode> {
         internal_networks: parse_networks(&args.internal_networks)?,
         ip_retention: Duration::from_secs(args.ip_history_minutes * 60),
         cluster_domain: args.cluster_domain.clone(),
+        advertise: args.advertise.clone(),
         ..ControllerConfig::default()
     };
     let uplink = match (&args.backend, args.once) {

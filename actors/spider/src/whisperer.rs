@@ -25,6 +25,14 @@ pub struct WhispererArgs {
     /// The backend node's Cap'n Proto address (HOST:PORT).
     #[arg(long, env = "SPIDER_BACKEND")]
     pub backend: String,
+    /// The Controller's listener for its cluster's agents (HOST:PORT): the names of the addresses
+    /// seen (pods, services, nodes) are asked from it and stored as hosts of source
+    /// `kubernetes`, so the Whisperer needs no Kubernetes rights. Logged in with the same token.
+    #[arg(long, env = "SPIDER_CONTROLLER", value_name = "ADDR")]
+    pub controller: Option<String>,
+    /// Seconds between two questions to --controller about the addresses seen since.
+    #[arg(long, default_value_t = 5, value_name = "SECONDS")]
+    pub names_every: u64,
     /// The token to log in with (or --token-file, or SPIDER_TOKEN).
     #[arg(long, env = "SPIDER_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
@@ -90,6 +98,10 @@ pub struct WhispererArgs {
 /// The configuration the arguments describe (shared with `spider up`).
 pub fn config_of(args: &WhispererArgs) -> anyhow::Result<WhispererConfig> {
     let backend = crate::common::resolve("backend", &args.backend)?;
+    let controller = match &args.controller {
+        Some(addr) => Some(crate::common::resolve("controller", addr)?),
+        None => None,
+    };
     let token = crate::common::token(args.token.as_deref(), args.token_file.as_deref())?;
     let source = match &args.pcap {
         Some(path) => Source::File(FileSource {
@@ -130,12 +142,15 @@ pub fn config_of(args: &WhispererArgs) -> anyhow::Result<WhispererConfig> {
         max_bytes: args.spill_bytes,
     });
     config.status_interval = Duration::from_secs(args.status_every.max(1));
+    config.controller = controller;
+    config.names_interval = Duration::from_secs(args.names_every.max(1));
     Ok(config)
 }
 
 pub fn run(args: WhispererArgs) -> anyhow::Result<ExitCode> {
     let config = config_of(&args)?;
     let file_mode = matches!(config.source, Source::File(_));
+    let asks_names = config.controller.is_some();
     let name = config.name.clone();
     let handle = Whisperer::start(config).context("the whisperer did not start")?;
     eprintln!("spider whisperer {name}: started");
@@ -176,6 +191,12 @@ pub fn run(args: WhispererArgs) -> anyhow::Result<ExitCode> {
         counters.limit_drops,
         counters.kernel_drops,
     );
+    if asks_names {
+        eprintln!(
+            "spider whisperer {name}: asked the Controller about {} addresses: {} names ({} failed questions)",
+            counters.names_asked, counters.names_learnt, counters.name_failures,
+        );
+    }
     if let Some(error) = report.source_error {
         eprintln!("spider whisperer: error: {error}");
         return Ok(ExitCode::FAILURE);

@@ -7,6 +7,8 @@
 //!   (frames, bytes, batches, sessions), or, with [`Overflow::Wait`], its producer waits.
 //! - A batch gets its sequence (per virtual shard, 1, 2, 3…) when it is first sent, so a dropped
 //!   batch never leaves a gap that the storage would refuse; a resent batch keeps its sequence.
+//!   What rides on it ([`Riders`]: drop counters, names from the Controller) is fixed then too,
+//!   so a resend repeats it.
 //! - After a reconnection the sender starts again from the oldest batch in memory: every batch
 //!   not acknowledged is resent, in order (the storage deduplicates what it already had).
 
@@ -16,19 +18,37 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
 use spider_backend::client::DropCounters;
+use spider_model::HostRecord;
 use spider_rpc_schema::VIRTUAL_SHARDS;
 
-use crate::batcher::Batch;
+use crate::batcher::{Batch, RECORD_OVERHEAD};
 use crate::config::{BufferConfig, Overflow};
 use crate::counters::Counters;
 use crate::spill::Spill;
+
+/// What a batch carries besides its frames and sessions, fixed when it is first sent.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Riders {
+    /// The drop counters since the previous report.
+    pub drops: Option<DropCounters>,
+    /// Names of addresses the Controller gave (`names.rs`).
+    pub hosts: Vec<HostRecord>,
+}
+
+impl Riders {
+    /// Memory they are counted for in the buffer.
+    fn bytes(&self) -> u64 {
+        let names: usize = self.hosts.iter().map(|host| host.name.len()).sum();
+        (names + self.hosts.len() * RECORD_OVERHEAD) as u64
+    }
+}
 
 #[derive(Debug)]
 struct Entry {
     batch: Arc<Batch>,
     sequence: Option<u64>,
-    /// The drop counters this batch carries (fixed at its first send, so a resend repeats them).
-    drops: Option<DropCounters>,
+    /// What this batch carries (fixed at its first send, so a resend repeats it).
+    riders: Arc<Riders>,
 }
 
 #[derive(Debug)]
@@ -51,7 +71,7 @@ pub struct Outgoing {
     pub order: u64,
     pub sequence: u64,
     pub batch: Arc<Batch>,
-    pub drops: Option<DropCounters>,
+    pub riders: Arc<Riders>,
     /// It was sent before (on an earlier connection).
     pub resend: bool,
 }
@@ -122,7 +142,7 @@ impl Buffer {
                     Entry {
                         batch: Arc::new(batch),
                         sequence: None,
-                        drops: None,
+                        riders: Arc::default(),
                     },
                 );
                 drop(inner);
@@ -156,8 +176,8 @@ impl Buffer {
         }
     }
 
-    /// Queues an empty batch (for `shard`) whose only purpose is to carry drop counters; it
-    /// bypasses the bound (it is tiny) so that a report is never itself dropped.
+    /// Queues an empty batch (for `shard`) whose only purpose is to carry [`Riders`] (drop
+    /// counters, names); it bypasses the bound (it is tiny) so that they are never dropped.
     pub fn offer_report(&self, shard: u16) {
         Counters::add(&self.counters.batches_sealed, 1);
         let mut inner = self.lock();
@@ -186,7 +206,7 @@ impl Buffer {
                     ..Batch::default()
                 }),
                 sequence: None,
-                drops: None,
+                riders: Arc::default(),
             },
         );
         drop(inner);
@@ -202,12 +222,8 @@ impl Buffer {
     }
 
     /// The first batch in memory at or after `cursor`, with its sequence (given now if it was
-    /// never sent, with the drop counters `drops` returns then).
-    pub fn next_from(
-        &self,
-        cursor: u64,
-        drops: &mut dyn FnMut() -> Option<DropCounters>,
-    ) -> Option<Outgoing> {
+    /// never sent, with what `riders` returns then).
+    pub fn next_from(&self, cursor: u64, riders: &mut dyn FnMut() -> Riders) -> Option<Outgoing> {
         let mut inner = self.lock();
         let inner = &mut *inner;
         let (&order, entry) = inner.memory.range_mut(cursor..).next()?;
@@ -218,7 +234,9 @@ impl Buffer {
                 let sequence = inner.next_sequence[shard];
                 inner.next_sequence[shard] += 1;
                 entry.sequence = Some(sequence);
-                entry.drops = drops();
+                let riders = riders();
+                inner.memory_bytes += riders.bytes();
+                entry.riders = Arc::new(riders);
                 inner.in_flight[shard].push_back((sequence, order));
                 (sequence, false)
             }
@@ -227,7 +245,7 @@ impl Buffer {
             order,
             sequence,
             batch: entry.batch.clone(),
-            drops: entry.drops,
+            riders: entry.riders.clone(),
             resend,
         })
     }
@@ -262,7 +280,7 @@ impl Buffer {
             }
             in_flight.pop_front();
             if let Some(entry) = inner.memory.remove(&order) {
-                inner.memory_bytes -= entry.batch.bytes;
+                inner.memory_bytes -= entry.batch.bytes + entry.riders.bytes();
                 let counters = &self.counters;
                 Counters::add(&counters.batches_acked, 1);
                 Counters::add(&counters.frames_acked, entry.batch.frames.len() as u64);
@@ -294,7 +312,7 @@ impl Buffer {
                         Entry {
                             batch: Arc::new(batch),
                             sequence: None,
-                            drops: None,
+                            riders: Arc::default(),
                         },
                     );
                     moved = true;
@@ -414,24 +432,24 @@ mod tests {
         assert!(buffer.offer(batch(2, 100), Overflow::Drop, &stop));
         assert!(!buffer.offer(batch(1, 100), Overflow::Drop, &stop));
         assert_eq!(counters.snapshot().own_drop_frames, 1);
-        let first = buffer.next_from(0, &mut || None).expect("first");
+        let first = buffer.next_from(0, &mut Riders::default).expect("first");
         let second = buffer
-            .next_from(first.order + 1, &mut || None)
+            .next_from(first.order + 1, &mut Riders::default)
             .expect("second");
         assert_eq!((first.sequence, second.sequence), (1, 2));
         buffer.ack(1, 1);
         assert!(buffer.offer(batch(1, 100), Overflow::Drop, &stop));
         // A new connection resends from the oldest unacknowledged batch, same sequence.
         let again = buffer
-            .next_from(buffer.resend_cursor(), &mut || None)
+            .next_from(buffer.resend_cursor(), &mut Riders::default)
             .expect("resend");
         assert_eq!((again.sequence, again.resend), (2, true));
         let third = buffer
-            .next_from(again.order + 1, &mut || None)
+            .next_from(again.order + 1, &mut Riders::default)
             .expect("shard 2");
         assert_eq!((third.batch.shard, third.sequence), (2, 1));
         let fourth = buffer
-            .next_from(third.order + 1, &mut || None)
+            .next_from(third.order + 1, &mut Riders::default)
             .expect("the new one");
         assert_eq!((fourth.batch.shard, fourth.sequence), (1, 3));
         buffer.ack(1, 3);
@@ -439,6 +457,39 @@ mod tests {
         buffer.close();
         assert!(buffer.is_drained());
         assert_eq!(counters.snapshot().batches_acked, 4);
+    }
+
+    #[test]
+    fn riders_are_fixed_at_the_first_send_and_repeated_on_resends() {
+        let (buffer, _) = buffer(1 << 20, None);
+        let stop = AtomicBool::new(false);
+        assert!(buffer.offer(batch(3, 100), Overflow::Drop, &stop));
+        let host = HostRecord {
+            ip: "10.244.0.10".parse().expect("ip"),
+            name: "web-6b7f9c7d5-k2x8p.shop".into(),
+            source: spider_model::HostSource::Kubernetes,
+            first_seen: 1,
+            last_seen: 1,
+        };
+        let mut calls = 0;
+        let mut riders = || {
+            calls += 1;
+            Riders {
+                drops: None,
+                hosts: vec![host.clone()],
+            }
+        };
+        let first = buffer.next_from(0, &mut riders).expect("first send");
+        let again = buffer
+            .next_from(buffer.resend_cursor(), &mut riders)
+            .expect("resend");
+        assert_eq!(calls, 1, "a resend takes no new riders");
+        assert_eq!(again.riders.hosts, vec![host]);
+        assert_eq!((first.sequence, again.sequence), (1, 1));
+        let with_names = buffer.depth().memory_bytes;
+        assert!(with_names > 100, "the names are counted: {with_names}");
+        buffer.ack(3, 1);
+        assert_eq!(buffer.depth().memory_bytes, 0);
     }
 
     #[test]
@@ -454,7 +505,9 @@ mod tests {
         let mut cursor = 0;
         let mut shards = Vec::new();
         while shards.len() < 6 {
-            let out = buffer.next_from(cursor, &mut || None).expect("a batch");
+            let out = buffer
+                .next_from(cursor, &mut Riders::default)
+                .expect("a batch");
             cursor = out.order + 1;
             shards.push(out.batch.shard);
             buffer.ack(out.batch.shard, out.sequence);

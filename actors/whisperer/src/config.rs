@@ -45,6 +45,12 @@ pub struct WhispererConfig {
     /// The first session id of the first worker; `None`: derived from the start time, so that
     /// ids stay unique across restarts (set it to replay a file reproducibly).
     pub first_session_id: Option<u64>,
+    /// The Controller's listener for its cluster's agents: when set, the Controller is asked for
+    /// the names of the addresses of the TCP sessions seen, and they go to the backend as hosts
+    /// (source `kubernetes`). See `names.rs`.
+    pub controller: Option<SocketAddr>,
+    /// How often the Controller is asked about the addresses seen since.
+    pub names_interval: Duration,
 }
 
 impl WhispererConfig {
@@ -80,6 +86,8 @@ impl WhispererConfig {
             drain_timeout: Duration::from_secs(10),
             pipeline: PipelineConfig::default(),
             first_session_id: None,
+            controller: None,
+            names_interval: Duration::from_secs(5),
         }
     }
 
@@ -94,6 +102,9 @@ impl WhispererConfig {
         }
         if self.buffer.memory_bytes < self.batch.max_bytes as u64 {
             return invalid("the buffer must hold at least one full batch (--buffer-bytes)");
+        }
+        if self.controller.is_some() && self.names_interval.is_zero() {
+            return invalid("the interval between questions to the Controller must not be zero");
         }
         if let Source::Live(live) = &self.source {
             if live.interfaces.is_empty() {

@@ -81,6 +81,14 @@ counters! {
     spill_lost_batches,
     /// CPU time of the Whisperer's threads, in nanoseconds.
     cpu_ns,
+    /// Addresses the Controller answered for (with names or without).
+    names_asked,
+    /// Names it gave (host records queued for the backend).
+    names_learnt,
+    /// Logins to the Controller and questions to it that failed (asked again later).
+    name_failures,
+    /// Addresses or names dropped because their bounded queue was full.
+    names_dropped,
 }
 
 impl Counters {

@@ -1,7 +1,10 @@
 //! Small byte-level facts about frames that the Whisperer needs before tagging: putting back a
-//! VLAN tag the kernel stripped, and recognising an empty ACK (for `skip_empty_acks`).
+//! VLAN tag the kernel stripped, recognising an empty ACK (for `skip_empty_acks`), and the two
+//! addresses of a TCP segment (whose names the Controller is asked for).
 //!
 //! Decoding proper is `spider-decode`'s; these look at a few header fields only.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use spider_capture::{VlanTag, LINKTYPE_ETHERNET, LINKTYPE_RAW};
 
@@ -31,21 +34,57 @@ const ACK_ONLY: u8 = 0x10;
 /// The flags that make a segment more than an ACK: FIN, SYN, RST (PSH, URG, ECE, CWR do not).
 const CONTROL: u8 = 0x07;
 
-/// True for a TCP segment with the ACK flag, none of SYN/FIN/RST, and no payload.
-pub fn is_empty_ack(link_type: u32, frame: &[u8]) -> bool {
-    let ip = match link_type {
+/// Where the IP header starts: after the Ethernet header and its VLAN tags, or at once for raw
+/// IP; `None` for other link types and for frames that are not IP.
+fn ip_start(link_type: u32, frame: &[u8]) -> Option<usize> {
+    match link_type {
         LINKTYPE_ETHERNET => {
             let mut offset = 12;
             loop {
-                match frame.get(offset..offset + 2) {
-                    Some([0x81, 0x00] | [0x88, 0xa8] | [0x91, 0x00]) => offset += 4,
-                    Some([0x08, 0x00] | [0x86, 0xdd]) => break offset + 2,
-                    _ => return false,
+                match frame.get(offset..offset + 2)? {
+                    [0x81, 0x00] | [0x88, 0xa8] | [0x91, 0x00] => offset += 4,
+                    [0x08, 0x00] | [0x86, 0xdd] => return Some(offset + 2),
+                    _ => return None,
                 }
             }
         }
-        LINKTYPE_RAW => 0,
-        _ => return false,
+        LINKTYPE_RAW => Some(0),
+        _ => None,
+    }
+}
+
+/// The source and destination addresses of a TCP segment (IPv4 or IPv6 without extension
+/// headers); `None` for anything else.
+pub fn tcp_endpoints(link_type: u32, frame: &[u8]) -> Option<(IpAddr, IpAddr)> {
+    let ip = ip_start(link_type, frame)?;
+    match frame.get(ip)? >> 4 {
+        4 => {
+            let header = frame.get(ip..ip + 20)?;
+            let octets = |at: usize| [header[at], header[at + 1], header[at + 2], header[at + 3]];
+            (header[9] == TCP).then(|| {
+                (
+                    IpAddr::V4(Ipv4Addr::from(octets(12))),
+                    IpAddr::V4(Ipv4Addr::from(octets(16))),
+                )
+            })
+        }
+        6 => {
+            let header = frame.get(ip..ip + 40)?;
+            let address = |at: usize| {
+                let mut octets = [0u8; 16];
+                octets.copy_from_slice(&header[at..at + 16]);
+                IpAddr::V6(Ipv6Addr::from(octets))
+            };
+            (header[6] == TCP).then(|| (address(8), address(24)))
+        }
+        _ => None,
+    }
+}
+
+/// True for a TCP segment with the ACK flag, none of SYN/FIN/RST, and no payload.
+pub fn is_empty_ack(link_type: u32, frame: &[u8]) -> bool {
+    let Some(ip) = ip_start(link_type, frame) else {
+        return false;
     };
     let Some(&first) = frame.get(ip) else {
         return false;
@@ -137,6 +176,39 @@ mod tests {
         let raw = ipv4_tcp(0x10, b"", false);
         assert!(is_empty_ack(LINKTYPE_RAW, &raw[14..54]));
         assert!(!is_empty_ack(LINKTYPE_ETHERNET, &raw[..30]));
+    }
+
+    #[test]
+    fn the_addresses_of_tcp_segments_are_read() {
+        let v4 = ipv4_tcp(0x02, b"", true);
+        let expected = (
+            "10.0.0.1".parse().expect("ip"),
+            "10.0.0.2".parse().expect("ip"),
+        );
+        assert_eq!(tcp_endpoints(LINKTYPE_ETHERNET, &v4), Some(expected));
+        assert_eq!(tcp_endpoints(LINKTYPE_RAW, &v4[18..]), Some(expected));
+        let mut udp = v4.clone();
+        udp[18 + 9] = 17;
+        assert_eq!(tcp_endpoints(LINKTYPE_ETHERNET, &udp), None);
+        assert_eq!(tcp_endpoints(LINKTYPE_ETHERNET, &v4[..30]), None);
+        assert_eq!(
+            tcp_endpoints(113, &v4),
+            None,
+            "other link types are not read"
+        );
+        let mut v6 = vec![0u8; 12];
+        v6.extend_from_slice(&[0x86, 0xdd, 0x60, 0, 0, 0, 0, 20, TCP, 64]);
+        let (client, server): (Ipv6Addr, Ipv6Addr) = (
+            "fd00::1".parse().expect("ip"),
+            "fd00::2".parse().expect("ip"),
+        );
+        v6.extend_from_slice(&client.octets());
+        v6.extend_from_slice(&server.octets());
+        v6.extend_from_slice(&[0u8; 20]);
+        assert_eq!(
+            tcp_endpoints(LINKTYPE_ETHERNET, &v6),
+            Some((IpAddr::V6(client), IpAddr::V6(server)))
+        );
     }
 
     #[test]

@@ -25,11 +25,12 @@
 //!
 //! On every connection it registers with the backend's agent registry (`agent.rs`): it applies
 //! the settings the backend holds for it, reports its status, and takes new settings, start and
-//! stop over the control capability it hands over.
+//! stop over the control capability it hands over. Given a Controller, it asks it for the names
+//! of the addresses it sees and sends them with its batches as hosts (`names.rs`).
 //!
 //! Threads: one per capture worker (or one for the file), one sender (a current-thread tokio
 //! runtime with a `LocalSet`, since Cap'n Proto clients are not `Send`), which also runs the
-//! status ticker.
+//! status ticker and the questions to the Controller.
 
 mod agent;
 mod batcher;
@@ -39,6 +40,7 @@ mod config;
 mod counters;
 mod error;
 mod frames;
+mod names;
 mod sender;
 mod settings;
 mod source_file;
@@ -97,6 +99,8 @@ pub(crate) struct Shared {
     interfaces: Vec<spider_model::agent::CaptureInterface>,
     /// When it started, epoch ns.
     started_at: i64,
+    /// The addresses seen and the names the Controller gave for them.
+    names: names::Names,
 }
 
 impl std::fmt::Debug for Shared {
@@ -117,6 +121,12 @@ impl Shared {
         self.sources_running.load(Ordering::Acquire) == 0
     }
 
+    /// Nothing more to deliver: the buffer is closed and acknowledged, and the names asked
+    /// from the Controller at the end are in it.
+    fn drained(&self) -> bool {
+        self.buffer.is_drained() && self.names.settled()
+    }
+
     fn reporter(&self) -> Option<StatusReporter> {
         lock(&self.reporter).clone()
     }
@@ -129,6 +139,7 @@ impl Shared {
         if self.sources_running.fetch_sub(1, Ordering::AcqRel) == 1 {
             self.buffer.close();
             self.wake.notify_one();
+            self.names.wake.notify_one();
         }
     }
 
@@ -254,6 +265,7 @@ impl Whisperer {
             retention_ttl: AtomicI64::new(0),
             interfaces: agent::capture_interfaces(&config.source),
             started_at: worker::now_ns() as i64,
+            names: names::Names::new(config.controller.is_some()),
             config,
         });
         tracing::info!(

@@ -2,7 +2,8 @@
 //! not `Send`) that connects to the backend, pushes the buffer's batches in order, asks what is
 //! durably stored (`flush`) and releases what is acknowledged; reconnects with backoff and
 //! resends what was not acknowledged. It also runs the status ticker (CPU, the CPU breaker, the
-//! periodic status line).
+//! periodic status line) and, given a Controller, the questions for names (`names.rs`), whose
+//! answers ride on the batches it sends.
 //!
 //! A push completing means the backend received it (its flow-control window had room); only a
 //! flush acknowledgement lets a batch leave the buffer.
@@ -16,6 +17,8 @@ use tokio::sync::Notify;
 
 use crate::agent;
 use crate::breakers::CpuMeter;
+use crate::buffer::Riders;
+use crate::names::{self, MAX_HOSTS_PER_BATCH};
 use crate::status::WhispererState;
 use crate::worker::now_ns;
 use crate::Shared;
@@ -43,8 +46,10 @@ pub(crate) fn run(shared: Arc<Shared>) {
     let local = tokio::task::LocalSet::new();
     local.block_on(&runtime, async {
         let status = tokio::task::spawn_local(status_loop(shared.clone()));
+        let names = tokio::task::spawn_local(names::run(shared.clone()));
         connection_loop(&shared).await;
         status.abort();
+        names.abort();
     });
 }
 
@@ -53,7 +58,7 @@ async fn connection_loop(shared: &Arc<Shared>) {
     let mut backoff = config.reconnect_initial;
     let mut reports = DropReports::new();
     loop {
-        if shared.buffer.is_drained() || drain_expired(shared) {
+        if shared.drained() || drain_expired(shared) {
             break;
         }
         let connect = BackendClient::connect(config.backend, &config.token);
@@ -130,14 +135,17 @@ async fn session(
     };
     let pusher = async {
         let mut cursor = shared.buffer.resend_cursor();
+        // An empty batch offered to carry riders and not sent yet (one at a time).
+        let mut carrier = false;
         loop {
-            let Some(out) = shared
-                .buffer
-                .next_from(cursor, &mut || reports.take(shared))
-            else {
-                // Drops not reported yet, and nothing to carry them: an empty batch will.
-                if reports.due(shared) {
+            let Some(out) = shared.buffer.next_from(cursor, &mut || Riders {
+                drops: reports.take(shared),
+                hosts: shared.names.take_hosts(MAX_HOSTS_PER_BATCH),
+            }) else {
+                // Drops not reported yet or names, and nothing to carry them: an empty batch will.
+                if !carrier && (reports.due(shared) || shared.names.has_hosts()) {
                     shared.buffer.offer_report(0);
+                    carrier = true;
                     continue;
                 }
                 idle.notify_one();
@@ -147,6 +155,7 @@ async fn session(
                 }
                 continue;
             };
+            carrier = false;
             let batch = &out.batch;
             client
                 .push_capture(CapturePush {
@@ -157,7 +166,8 @@ async fn session(
                     whisperer: &shared.config.name,
                     frames: &batch.frames,
                     sessions: &batch.sessions,
-                    drops: out.drops,
+                    hosts: &out.riders.hosts,
+                    drops: out.riders.drops,
                     retention_ttl: shared.retention_ttl.load(Ordering::Relaxed),
                     ..CapturePush::default()
                 })
@@ -190,7 +200,7 @@ async fn session(
                 }
                 shared.board.last_ack_at.store(now_ns(), Ordering::Relaxed);
             }
-            if shared.buffer.is_drained() {
+            if shared.drained() {
                 return Ok::<(), ClientError>(());
             }
             if drain_expired(shared) {

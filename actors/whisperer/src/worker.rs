@@ -1,10 +1,12 @@
 //! The work done on every frame, the same for live and file sources: circuit breakers, session
-//! tagging (`spider_pipeline::FrameTagger`: the Whisperer owns session identity), the empty-ACK
-//! option, batching per virtual shard, and handing sealed batches to the buffer.
+//! tagging (`spider_pipeline::FrameTagger`: the Whisperer owns session identity), the addresses
+//! of new TCP sessions (for their names, `names.rs`), the empty-ACK option, batching per virtual
+//! shard, and handing sealed batches to the buffer.
 //!
 //! One `FramePath` per capture thread; counters are published once per ring block or tick, not
 //! per frame.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
@@ -14,7 +16,7 @@ use crate::batcher::{Batch, Batcher};
 use crate::breakers::CpuMeter;
 use crate::config::Overflow;
 use crate::counters::Counters;
-use crate::frames::is_empty_ack;
+use crate::frames::{is_empty_ack, tcp_endpoints};
 use crate::settings::CaptureSettings;
 use crate::Shared;
 
@@ -41,6 +43,11 @@ pub(crate) struct FramePath {
     generation: u64,
     local: Local,
     cpu: CpuMeter,
+    /// The highest session id tagged so far: a higher one is a new session (ids only grow).
+    newest_session: u64,
+    /// The addresses of the new TCP sessions since the last tick, with their capture time
+    /// (gathered only when a Controller is asked for names).
+    seen: Vec<(IpAddr, i64)>,
 }
 
 /// Wall-clock time, epoch nanoseconds.
@@ -72,6 +79,8 @@ impl FramePath {
             generation,
             local: Local::default(),
             cpu: CpuMeter::new(),
+            newest_session: 0,
+            seen: Vec::new(),
             shared,
         }
     }
@@ -119,6 +128,13 @@ impl FramePath {
             return;
         };
         let tagged = self.tagger.tag(interface, link, time, data, wire_len);
+        if tagged.packet.session_id > self.newest_session && self.shared.names.enabled() {
+            self.newest_session = tagged.packet.session_id;
+            if let Some((source, destination)) = tcp_endpoints(link_type, data) {
+                self.seen.push((source, time));
+                self.seen.push((destination, time));
+            }
+        }
         for closed in tagged.closed {
             self.local.sessions += 1;
             self.batcher.session(closed, now, &mut self.sealed);
@@ -170,6 +186,9 @@ impl FramePath {
         Counters::add(&counters.unsupported_frames, local.unsupported);
         Counters::add(&counters.sessions_closed, local.sessions);
         self.cpu.report(&counters.cpu_ns);
+        if !self.seen.is_empty() {
+            self.shared.names.saw(self.seen.drain(..), counters);
+        }
     }
 
     /// End of input: every open session's record, every open batch.

@@ -10,7 +10,8 @@
 //! per-minute usage between the fixtures' pods goes through the Controller (enriched there), and
 //! attachments from the UI start `spider whisperer` replaying the first FILE under each pod's
 //! name. Then the JSON line also has `kubeconfig`, and a line `load DIR` on the standard input
-//! applies more fixtures (a scale-up).
+//! applies more fixtures (a scale-up). `--gocipher` also counts this host's network usage with a
+//! real Gocipher (eBPF; root and BTF needed) in 1-second buckets, named by host and process.
 #![allow(clippy::unwrap_used)]
 
 mod cluster;
@@ -29,6 +30,7 @@ fn main() {
     let mut files = Vec::new();
     let mut usage_fixture = false;
     let mut cluster_dir = None;
+    let mut gocipher = false;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -36,6 +38,7 @@ fn main() {
             "--listen" => listen = args.next().unwrap(),
             "--usage-fixture" => usage_fixture = true,
             "--cluster" => cluster_dir = args.next().map(std::path::PathBuf::from),
+            "--gocipher" => gocipher = true,
             _ => files.push(std::path::PathBuf::from(arg)),
         }
     }
@@ -85,6 +88,15 @@ fn main() {
     if let Some(cluster) = &cluster {
         cluster.push_usage();
     }
+    let usage = gocipher.then(|| {
+        let mut config = spider_gocipher::GocipherConfig::new(
+            "demo-usage",
+            spider_gocipher::Upstream::Backend(node.local_addr()),
+            token.clone(),
+        );
+        config.bucket = Duration::from_secs(1);
+        spider_gocipher::Gocipher::start(config).expect("the Gocipher starts (root, BTF)")
+    });
     node.commit_indexes().unwrap();
     drop(bridge);
     let url = format!("http://{}/", gateway.local_addr());
@@ -100,6 +112,9 @@ fn main() {
             (Some(("load", dir)), Some(cluster)) => cluster.load(std::path::Path::new(dir.trim())),
             _ => eprintln!("demo: unknown command {line:?}"),
         }
+    }
+    if let Some(usage) = usage {
+        let _ = usage.stop();
     }
     gateway.stop();
     node.stop();

@@ -20,6 +20,7 @@ pub fn write_host(
         HostSource::Dns => Wire::Dns,
         HostSource::Sni => Wire::Sni,
         HostSource::Http => Wire::Http,
+        HostSource::Kubernetes => Wire::Kubernetes,
     });
     builder.set_first_seen(host.first_seen);
     builder.set_last_seen(host.last_seen);
@@ -38,6 +39,7 @@ pub fn read_host(reader: host_record::Reader<'_>) -> Result<HostRecord, SchemaEr
             Wire::Dns => HostSource::Dns,
             Wire::Sni => HostSource::Sni,
             Wire::Http => HostSource::Http,
+            Wire::Kubernetes => HostSource::Kubernetes,
         },
         first_seen: reader.get_first_seen(),
         last_seen: reader.get_last_seen(),
@@ -88,4 +90,37 @@ pub fn read_dns(reader: dns_record::Reader<'_>) -> Result<DnsRecord, SchemaError
         rcode: read_text("dns.rcode", reader.get_rcode())?,
         latency_ns: read_option!("dns.latency_ns", reader.get_latency(), dns_record::latency),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn every_host_source_round_trips_and_kubernetes_is_enumerant_3() {
+        let sources = [
+            (HostSource::Dns, 0),
+            (HostSource::Sni, 1),
+            (HostSource::Http, 2),
+            (HostSource::Kubernetes, 3),
+        ];
+        for (source, wire) in sources {
+            let host = HostRecord {
+                ip: "10.244.0.10".parse().unwrap(),
+                name: "web-6b7f9c7d5-k2x8p.shop".into(),
+                source,
+                first_seen: 1,
+                last_seen: 2,
+            };
+            let mut message = capnp::message::Builder::new_default();
+            write_host(message.init_root(), &host).unwrap();
+            let reader = message
+                .get_root_as_reader::<host_record::Reader<'_>>()
+                .unwrap();
+            assert_eq!(reader.get_source().unwrap() as u16, wire, "{source:?}");
+            assert_eq!(read_host(reader).unwrap(), host);
+        }
+    }
 }

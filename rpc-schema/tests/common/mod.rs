@@ -258,7 +258,8 @@ pub fn host() -> impl Strategy<Value = HostRecord> {
     let source = prop_oneof![
         Just(HostSource::Dns),
         Just(HostSource::Sni),
-        Just(HostSource::Http)
+        Just(HostSource::Http),
+        Just(HostSource::Kubernetes)
     ];
     (ip(), text(), source, any::<i64>(), any::<i64>()).prop_map(
         |(ip, name, source, first_seen, last_seen)| HostRecord {

@@ -21,6 +21,7 @@ fn source_of(byte: u8) -> Option<HostSource> {
         0 => Some(HostSource::Dns),
         1 => Some(HostSource::Sni),
         2 => Some(HostSource::Http),
+        3 => Some(HostSource::Kubernetes),
         _ => None,
     }
 }

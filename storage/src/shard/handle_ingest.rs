@@ -42,6 +42,7 @@ pub(crate) fn host_source_byte(source: HostSource) -> u8 {
         HostSource::Dns => 0,
         HostSource::Sni => 1,
         HostSource::Http => 2,
+        HostSource::Kubernetes => 3,
     }
 }
 

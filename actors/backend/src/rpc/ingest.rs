@@ -15,11 +15,14 @@ use spider_storage::{IngestBatch, ShardRequest, ShardResponse};
 use tokio::sync::Notify;
 
 use super::failed;
-use super::peers::{Peers, Replicated};
+use super::peers::Peers;
 use crate::cluster::Role;
 use crate::registry::{DropTotals, Registry};
 use crate::router::Router;
 use crate::worker::CaptureBatch;
+
+/// (agent, incarnation, shard): the key of a sender's sequence of batches to one shard.
+type SenderKey = (String, u64, u16);
 
 /// One agent's ingest capability.
 ///
@@ -33,7 +36,10 @@ pub(crate) struct Ingest {
     received: Cell<u64>,
     finished: Cell<u64>,
     progress: Notify,
-    acked: RefCell<BTreeMap<(String, u64, u16), u64>>,
+    acked: RefCell<BTreeMap<SenderKey, u64>>,
+    /// Per (agent, incarnation, shard): the follower that must hold it too, and up to which
+    /// sequence (a cluster's owner acknowledges only what its follower holds as well).
+    replicas: RefCell<BTreeMap<SenderKey, (String, u64)>>,
 }
 
 impl Ingest {
@@ -46,6 +52,7 @@ impl Ingest {
             finished: Cell::new(0),
             progress: Notify::new(),
             acked: RefCell::new(BTreeMap::new()),
+            replicas: RefCell::new(BTreeMap::new()),
         }
     }
 
@@ -106,20 +113,15 @@ impl Ingest {
             self.registry.add_drops(&whisperer, drops);
         }
         if let Some(address) = &follower {
-            let id = Replicated {
-                agent: &agent,
-                incarnation,
-                shard,
-                sequence,
-            };
             self.peers
-                .replicate(address, id, |ingest| async move {
+                .replicate(address, |ingest| async move {
                     let mut request = ingest.push_capture_request();
                     request.get().set_batch(batch)?;
                     request.get().get_batch()?.set_replicated(true);
                     request.send().await
                 })
                 .await?;
+            self.needs_follower(address, &agent, incarnation, shard, sequence);
         }
         self.acknowledge(agent, incarnation, shard, sequence);
         Ok(())
@@ -157,20 +159,15 @@ impl Ingest {
         stored.usage = read_all(batch.get_records()?, read_usage)?;
         self.store_in_shard(shard, stored).await?;
         if let Some(address) = &follower {
-            let id = Replicated {
-                agent: &agent,
-                incarnation,
-                shard,
-                sequence,
-            };
             self.peers
-                .replicate(address, id, |ingest| async move {
+                .replicate(address, |ingest| async move {
                     let mut request = ingest.push_usage_request();
                     request.get().set_batch(batch)?;
                     request.get().get_batch()?.set_replicated(true);
                     request.send().await
                 })
                 .await?;
+            self.needs_follower(address, &agent, incarnation, shard, sequence);
         }
         self.acknowledge(agent, incarnation, shard, sequence);
         Ok(())
@@ -203,20 +200,15 @@ impl Ingest {
         stored.inventory = Some(update);
         self.store_in_shard(shard, stored).await?;
         if let Some(address) = &follower {
-            let id = Replicated {
-                agent: &agent,
-                incarnation,
-                shard,
-                sequence,
-            };
             self.peers
-                .replicate(address, id, |ingest| async move {
+                .replicate(address, |ingest| async move {
                     let mut request = ingest.push_inventory_request();
                     request.get().set_batch(batch)?;
                     request.get().get_batch()?.set_replicated(true);
                     request.send().await
                 })
                 .await?;
+            self.needs_follower(address, &agent, incarnation, shard, sequence);
         }
         self.acknowledge(agent, incarnation, shard, sequence);
         Ok(())
@@ -230,6 +222,59 @@ impl Ingest {
             Ok(Err(error)) => Err(failed(error)),
             Err(error) => Err(failed(error)),
         }
+    }
+
+    fn needs_follower(
+        &self,
+        address: &str,
+        agent: &str,
+        incarnation: u64,
+        shard: u16,
+        sequence: u64,
+    ) {
+        let mut replicas = self.replicas.borrow_mut();
+        let entry = replicas
+            .entry((agent.to_owned(), incarnation, shard))
+            .or_insert_with(|| (address.to_owned(), 0));
+        if entry.0 != address {
+            *entry = (address.to_owned(), 0);
+        }
+        entry.1 = entry.1.max(sequence);
+    }
+
+    /// What is acknowledged: stored here and, for batches passed on, held by the follower too.
+    async fn durable(&self) -> BTreeMap<SenderKey, u64> {
+        let mut acked = self.acked.borrow().clone();
+        let replicas = self.replicas.borrow().clone();
+        let followers: std::collections::BTreeSet<&String> =
+            replicas.values().map(|(address, _)| address).collect();
+        let mut held: BTreeMap<(String, u64, u16, String), u64> = BTreeMap::new();
+        for address in followers {
+            match self.peers.flush(address).await {
+                Ok(acks) => {
+                    for ack in acks {
+                        held.insert(
+                            (ack.agent, ack.incarnation, ack.shard, address.clone()),
+                            ack.sequence,
+                        );
+                    }
+                }
+                Err(error) => tracing::warn!(%error, "a follower did not flush"),
+            }
+        }
+        for (key, (address, _)) in &replicas {
+            let on_follower = held
+                .get(&(key.0.clone(), key.1, key.2, address.clone()))
+                .copied();
+            match (acked.get_mut(key), on_follower) {
+                (Some(here), Some(there)) => *here = (*here).min(there),
+                (Some(_), None) => {
+                    acked.remove(key);
+                }
+                (None, _) => {}
+            }
+        }
+        acked
     }
 
     fn acknowledge(&self, agent: String, incarnation: u64, shard: u16, sequence: u64) {
@@ -353,7 +398,7 @@ impl ingest::Server for Ingest {
             }
             notified.await;
         }
-        let acked = self.acked.borrow();
+        let acked = self.durable().await;
         let len = u32::try_from(acked.len()).map_err(failed)?;
         let list = results.get().init_acked(len);
         write_acks(

@@ -1,7 +1,8 @@
 //! Connections to the other nodes of a cluster, for passing batches on to a group's follower:
-//! one client per node, made on first use and dropped after a failure; one replication at a
-//! time per node, so that a sender's batches reach the follower in the order the owner stored
-//! them (the follower refuses a batch that follows a gap).
+//! one client per node, made on first use and dropped after a failure; batches are sent to a
+//! node one at a time, so that a sender's batches reach the follower in the order the owner
+//! stored them (the follower refuses a batch that follows a gap). Durability on the follower is
+//! asked once per agent's `flush` (group commit), not per batch.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -11,7 +12,7 @@ use std::rc::Rc;
 use spider_rpc_schema::ingest_capnp::ingest;
 
 use super::failed;
-use crate::client::BackendClient;
+use crate::client::{Ack, BackendClient};
 
 #[derive(Clone)]
 pub(crate) struct Peers {
@@ -23,14 +24,6 @@ pub(crate) struct Peers {
 struct Peer {
     client: Rc<BackendClient>,
     turn: Rc<tokio::sync::Mutex<()>>,
-}
-
-/// One batch passed on: which sender's batch, so that its acknowledgement can be checked.
-pub(crate) struct Replicated<'a> {
-    pub agent: &'a str,
-    pub incarnation: u64,
-    pub shard: u16,
-    pub sequence: u64,
 }
 
 impl Peers {
@@ -63,46 +56,29 @@ impl Peers {
         Ok(peer)
     }
 
-    /// Sends a batch (`push` fills and sends the request on the follower's ingest) and waits
-    /// until the follower holds it durably.
-    pub async fn replicate<F, Fut>(
-        &self,
-        address: &str,
-        batch: Replicated<'_>,
-        push: F,
-    ) -> Result<(), capnp::Error>
+    /// Sends a batch to a follower (`push` fills and sends the request on its ingest), in the
+    /// order of the calls; it is durable there once [`Peers::flush`] says so.
+    pub async fn replicate<F, Fut>(&self, address: &str, push: F) -> Result<(), capnp::Error>
     where
         F: FnOnce(ingest::Client) -> Fut,
         Fut: std::future::Future<Output = Result<(), capnp::Error>>,
     {
         let peer = self.peer(address).await?;
         let _turn = peer.turn.lock().await;
-        let result = async {
-            push(peer.client.ingest_capability()).await?;
-            let acked = peer
-                .client
-                .flush()
-                .await
-                .map_err(|error| failed(format!("follower {address}: {error}")))?;
-            let held = acked.iter().any(|ack| {
-                ack.agent == batch.agent
-                    && ack.incarnation == batch.incarnation
-                    && ack.shard == batch.shard
-                    && ack.sequence >= batch.sequence
-            });
-            if held {
-                Ok(())
-            } else {
-                Err(failed(format!(
-                    "follower {address} did not acknowledge batch {} of {}",
-                    batch.sequence, batch.agent
-                )))
-            }
-        }
-        .await;
+        let result = push(peer.client.ingest_capability()).await;
         if result.is_err() {
             self.nodes.borrow_mut().remove(address);
         }
         result
+    }
+
+    /// What a follower holds durably of everything passed on to it.
+    pub async fn flush(&self, address: &str) -> Result<Vec<Ack>, capnp::Error> {
+        let peer = self.peer(address).await?;
+        let result = peer.client.flush().await;
+        if result.is_err() {
+            self.nodes.borrow_mut().remove(address);
+        }
+        result.map_err(|error| failed(format!("follower {address}: {error}")))
     }
 }

@@ -4,6 +4,7 @@
 //! `.`), with their case as sent; bytes other than printable ASCII, `.` inside a label and `\` are
 //! escaped as `\DDD`. Authority and additional sections are not parsed.
 
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -13,6 +14,10 @@ const HEADER_LEN: usize = 12;
 const MAX_NAME_LEN: usize = 255;
 /// Compression pointers followed in one name; more is taken for a loop.
 const MAX_POINTERS: usize = 64;
+/// CNAME links [`resolve_addresses`] follows from a question's name (resolvers stop at 8 to 16).
+pub const MAX_CNAME_LINKS: usize = 16;
+/// (name, address) pairs [`resolve_addresses`] returns at most.
+pub const MAX_RESOLVED: usize = 1024;
 
 /// Why a DNS message could not be parsed; offsets are from the start of the message.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -171,20 +176,35 @@ pub fn parse_tcp_message(stream: &[u8]) -> Result<(DnsMessage, usize), DnsError>
 }
 
 /// For each question, the addresses its name resolves to in the answers, following CNAME chains
-/// (case-insensitively, each name at most once). Returns (question name, address) pairs.
+/// (case-insensitively, each name at most once, at most [`MAX_CNAME_LINKS`] links). Returns
+/// (question name, address) pairs, each once, at most [`MAX_RESOLVED`] of them.
+///
+/// The work is about linear in the message: answers are looked up by name, and a question asked
+/// twice is resolved once (a 64 KiB response of repeated questions and addresses took minutes
+/// when each step scanned every answer and every pair found so far).
 pub fn resolve_addresses(msg: &DnsMessage) -> Vec<(String, IpAddr)> {
+    // The answers' data by lowercased owner name, in message order.
+    let mut by_name: HashMap<String, Vec<&RData>> = HashMap::new();
+    for answer in &msg.answers {
+        by_name
+            .entry(answer.name.to_ascii_lowercase())
+            .or_default()
+            .push(&answer.data);
+    }
     let mut out: Vec<(String, IpAddr)> = Vec::new();
+    let mut asked: HashSet<&str> = HashSet::new();
     for question in &msg.questions {
-        let mut visited: Vec<&str> = Vec::new();
-        let mut current = question.name.as_str();
-        loop {
-            visited.push(current);
+        // A repeated question resolves to the pairs already found for it.
+        if !asked.insert(question.name.as_str()) {
+            continue;
+        }
+        let mut found: HashSet<IpAddr> = HashSet::new();
+        let mut visited: HashSet<String> = HashSet::new();
+        let mut current = question.name.to_ascii_lowercase();
+        for _ in 0..=MAX_CNAME_LINKS {
             let mut next = None;
-            for answer in msg.answers.iter() {
-                if !answer.name.eq_ignore_ascii_case(current) {
-                    continue;
-                }
-                let ip = match &answer.data {
+            for data in by_name.get(&current).into_iter().flatten() {
+                let ip = match data {
                     RData::A(ip) => IpAddr::V4(*ip),
                     RData::Aaaa(ip) => IpAddr::V6(*ip),
                     RData::Cname(target) => {
@@ -193,14 +213,16 @@ pub fn resolve_addresses(msg: &DnsMessage) -> Vec<(String, IpAddr)> {
                     }
                     _ => continue,
                 };
-                if !out.iter().any(|(n, a)| *a == ip && *n == question.name) {
+                if found.insert(ip) {
+                    if out.len() == MAX_RESOLVED {
+                        return out;
+                    }
                     out.push((question.name.clone(), ip));
                 }
             }
-            match next {
-                Some(target) if !visited.iter().any(|v| v.eq_ignore_ascii_case(target)) => {
-                    current = target;
-                }
+            visited.insert(current);
+            match next.map(str::to_ascii_lowercase) {
+                Some(target) if !visited.contains(&target) => current = target,
                 _ => break,
             }
         }

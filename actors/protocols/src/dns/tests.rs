@@ -286,3 +286,51 @@ fn mixed_capture_exchanges() {
     let first = &msgs[3].answers[0];
     assert_eq!((first.name.as_str(), first.rtype), ("api.shop.test", 1));
 }
+
+/// Found by the `dns_message` fuzz target: a 64 KiB response of one question repeated 2000 times
+/// and 3300 addresses took about two minutes in `resolve_addresses` (every step scanned every
+/// answer and every pair found so far). It now resolves the question once, and returns at most
+/// `MAX_RESOLVED` pairs.
+#[test]
+fn a_large_response_resolves_in_linear_time() {
+    let (questions, addresses) = (2000u16, 3300u16);
+    let mut m = Msg::new(1, 0x8180, questions, addresses);
+    m.question("a.test", 1); // at 12
+    for _ in 1..questions {
+        m.question("@12", 1);
+    }
+    for i in 0..addresses {
+        let [hi, lo] = i.to_be_bytes();
+        m.record("@12", 1, &[10, 0, hi, lo]);
+    }
+    assert!(m.0.len() <= 65_535);
+    let msg = parse_message(&m.0).unwrap();
+    let start = std::time::Instant::now();
+    let resolved = resolve_addresses(&msg);
+    // Milliseconds now, minutes before; the bound leaves room for a slow debug build.
+    assert!(start.elapsed().as_secs() < 10, "{:?}", start.elapsed());
+    assert_eq!(resolved.len(), MAX_RESOLVED);
+    assert!(resolved.iter().all(|(name, _)| name == "a.test"));
+    assert_eq!(resolved[0].1, IpAddr::from([10, 0, 0, 0]));
+    assert_eq!(resolved[1023].1, IpAddr::from([10, 0, 3, 255]));
+}
+
+/// Distinct questions sharing a long CNAME chain: each follows at most `MAX_CNAME_LINKS` links.
+#[test]
+fn cname_chains_are_followed_a_bounded_number_of_links() {
+    let links = MAX_CNAME_LINKS as u16;
+    let mut m = Msg::new(1, 0x8180, 2, 2 * links + 3);
+    m.question("q0.test", 1).question("q1.test", 1);
+    // q0 -> c0 -> c1 -> … -> c(2 links); q1 -> c(links + 1): q1 reaches the address, q0 does not.
+    m.record("q0.test", 5, &wire("c0.test")).record(
+        "q1.test",
+        5,
+        &wire(&format!("c{}.test", links + 1)),
+    );
+    for i in 0..2 * links {
+        m.record(&format!("c{i}.test"), 5, &wire(&format!("c{}.test", i + 1)));
+    }
+    m.record(&format!("C{}.test", 2 * links), 1, &[192, 0, 2, 9]);
+    let msg = parse_message(&m.0).unwrap();
+    assert_eq!(resolve_addresses(&msg), ips(&[("q1.test", "192.0.2.9")]));
+}

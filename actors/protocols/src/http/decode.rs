@@ -6,6 +6,10 @@ use super::inflate::{Format, Inflate};
 
 /// Size of the brotli decoder's output buffer.
 const BROTLI_BUFFER: usize = 4096;
+/// Encoded bytes given to the brotli decoder at a time, at fixed offsets of the body. The decoder
+/// writes out what it decoded where its input ends: fed as the bytes arrive, what a damaged or cut
+/// stream leaves would depend on how TCP segmented the body.
+const BROTLI_BLOCK: usize = 1024;
 
 /// Receives decoded bytes: counts them up to `max_produced`, keeps the first `max_keep`.
 #[derive(Debug, Default)]
@@ -105,8 +109,9 @@ enum Kind {
     /// `deflate` before its first byte tells zlib from raw deflate.
     Deflate,
     Flate(Box<Inflate>),
-    /// The brotli writer owns the collector while it decodes.
-    Brotli(Box<brotli::DecompressorWriter<Collector>>),
+    /// The brotli writer owns the collector while it decodes; encoded bytes wait for a whole
+    /// block (`BROTLI_BLOCK`).
+    Brotli(Box<brotli::DecompressorWriter<Collector>>, Vec<u8>),
     /// Decoding ended (stream end, error, limit or capture loss): later bytes are ignored.
     Stopped,
 }
@@ -117,7 +122,7 @@ impl std::fmt::Debug for Kind {
             Self::Plain => f.write_str("plain"),
             Self::Deflate => f.write_str("deflate"),
             Self::Flate(inflate) => inflate.fmt(f),
-            Self::Brotli(_) => f.write_str("br"),
+            Self::Brotli(..) => f.write_str("br"),
             Self::Stopped => f.write_str("stopped"),
         }
     }
@@ -138,10 +143,10 @@ impl Decoder {
             Encoding::Gzip => (Kind::Flate(Box::new(Inflate::new(Format::Gzip))), out),
             Encoding::Deflate => (Kind::Deflate, out),
             Encoding::Brotli => (
-                Kind::Brotli(Box::new(brotli::DecompressorWriter::new(
-                    out,
-                    BROTLI_BUFFER,
-                ))),
+                Kind::Brotli(
+                    Box::new(brotli::DecompressorWriter::new(out, BROTLI_BUFFER)),
+                    Vec::new(),
+                ),
                 Collector::default(),
             ),
         };
@@ -172,13 +177,25 @@ impl Decoder {
                 Ok(false) => Ok(()),
                 Err(stop) => Err(stop),
             },
-            Kind::Brotli(writer) => match writer.write(bytes) {
-                // The encoded stream ended; bytes after it are ignored.
-                Ok(n) if n < bytes.len() => return self.halt(None),
-                Ok(_) => Ok(()),
-                Err(_) if writer.get_ref().hit_limit => Err(Stop::Limit),
-                Err(err) => Err(Stop::Invalid(err.to_string())),
-            },
+            Kind::Brotli(writer, held) => {
+                let mut rest = bytes;
+                let mut result = Ok(false);
+                while !rest.is_empty() && result == Ok(false) {
+                    let take = (BROTLI_BLOCK - held.len()).min(rest.len());
+                    held.extend_from_slice(&rest[..take]);
+                    rest = &rest[take..];
+                    if held.len() == BROTLI_BLOCK {
+                        result = brotli_block(writer, held);
+                        held.clear();
+                    }
+                }
+                match result {
+                    // The encoded stream ended; bytes after it are ignored.
+                    Ok(true) => return self.halt(None),
+                    Ok(false) => Ok(()),
+                    Err(stop) => Err(stop),
+                }
+            }
             Kind::Deflate | Kind::Stopped => Ok(()),
         };
         if let Err(stop) = result {
@@ -188,10 +205,15 @@ impl Decoder {
 
     /// Stops decoding after bytes were lost: the rest of the stream cannot be decoded.
     pub(super) fn lose(&mut self) {
-        if matches!(self.kind, Kind::Plain) {
-            self.out.stop_keeping();
-        } else {
-            self.halt(None);
+        match &mut self.kind {
+            Kind::Plain => self.out.stop_keeping(),
+            // What arrived before the loss is decoded (its end is where the loss is, whatever
+            // the segmentation); an error in it is reported.
+            Kind::Brotli(writer, held) => {
+                let stop = brotli_block(writer, held).err();
+                self.halt(stop);
+            }
+            _ => self.halt(None),
         }
     }
 
@@ -200,10 +222,14 @@ impl Decoder {
     pub(super) fn finish(mut self, complete: bool) -> (Collector, Option<Stop>) {
         let result = match &mut self.kind {
             Kind::Flate(inflate) => inflate.finish(),
-            Kind::Brotli(writer) => match writer.close() {
-                Ok(()) => Ok(()),
-                Err(_) if writer.get_ref().hit_limit => Err(Stop::Limit),
-                Err(err) => Err(Stop::Invalid(err.to_string())),
+            Kind::Brotli(writer, held) => match brotli_block(writer, held) {
+                Ok(true) => Ok(()),
+                Ok(false) => match writer.close() {
+                    Ok(()) => Ok(()),
+                    Err(_) if writer.get_ref().hit_limit => Err(Stop::Limit),
+                    Err(err) => Err(Stop::Invalid(err.to_string())),
+                },
+                Err(stop) => Err(stop),
             },
             Kind::Plain | Kind::Deflate | Kind::Stopped => Ok(()),
         };
@@ -218,7 +244,7 @@ impl Decoder {
 
     /// Ends decoding, keeping the first reason given.
     fn halt(&mut self, stop: Option<Stop>) {
-        if let Kind::Brotli(writer) = &mut self.kind {
+        if let Kind::Brotli(writer, _) = &mut self.kind {
             self.out = std::mem::take(writer.get_mut());
         }
         if !matches!(self.kind, Kind::Plain) {
@@ -232,8 +258,23 @@ impl Decoder {
     /// Decoded bytes kept so far.
     pub(super) fn kept_len(&self) -> usize {
         match &self.kind {
-            Kind::Brotli(writer) => writer.get_ref().kept.len(),
+            Kind::Brotli(writer, _) => writer.get_ref().kept.len(),
             _ => self.out.kept.len(),
         }
+    }
+}
+
+/// Decodes one block of a brotli stream; true when the encoded stream ended in it.
+fn brotli_block(
+    writer: &mut brotli::DecompressorWriter<Collector>,
+    block: &[u8],
+) -> Result<bool, Stop> {
+    if block.is_empty() {
+        return Ok(false);
+    }
+    match writer.write(block) {
+        Ok(n) => Ok(n < block.len()),
+        Err(_) if writer.get_ref().hit_limit => Err(Stop::Limit),
+        Err(err) => Err(Stop::Invalid(err.to_string())),
     }
 }

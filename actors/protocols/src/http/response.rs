@@ -114,7 +114,7 @@ impl HttpParser {
         match target {
             Target::Slot => {
                 if lost_sync {
-                    self.skip_lost_responses();
+                    self.skip_lost_responses(start);
                 }
                 if let Some(slot) = self
                     .pending
@@ -130,11 +130,18 @@ impl HttpParser {
         self.response = Some(ResponsePart::new(target, start));
     }
 
-    /// After the response direction lost sync, the next response found is taken to answer the
-    /// newest waiting request: the older ones' responses were lost.
-    fn skip_lost_responses(&mut self) {
+    /// After the response direction lost sync, the next response found (its first byte seen at
+    /// `start`) is taken to answer the newest waiting request that began before it: the older
+    /// ones' responses were lost. Requests that began after it cannot be the one it answers (and
+    /// whether their heads were parsed yet depends only on how the client's stream was cut).
+    fn skip_lost_responses(&mut self, start: EpochNanos) {
         let waiting = |s: &&mut super::exchange::Slot| s.resp == RespState::Waiting;
-        let count = self.pending.iter_mut().filter(waiting).count();
+        let count = self
+            .pending
+            .iter_mut()
+            .filter(waiting)
+            .filter(|s| s.ex.timing.request_start <= start)
+            .count();
         for slot in self
             .pending
             .iter_mut()

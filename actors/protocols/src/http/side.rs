@@ -187,6 +187,7 @@ impl Side {
             let rest = input.get(pos..).unwrap_or_default();
             let line = rest.iter().position(|&b| b == b'\n').unwrap_or(rest.len());
             let n = line.min(max.saturating_sub(self.buf.len()));
+            let held = self.buf.len();
             self.buf
                 .extend_from_slice(rest.get(..n).unwrap_or_default());
             pos += n;
@@ -199,9 +200,14 @@ impl Side {
                     return (pos, skipped);
                 }
                 Candidate::Partial { .. } | Candidate::No => {
-                    skipped += self.buf.len() as u64;
+                    // Not a message start; one may still begin in the bytes the candidate took
+                    // from `input` (a status line right after it): search them again, as if the
+                    // candidate had arrived in the same call.
+                    skipped += held as u64;
                     self.buf.clear();
                     self.start = None;
+                    pos = 0;
+                    at_start = false;
                 }
             }
         }

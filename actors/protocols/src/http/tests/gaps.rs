@@ -291,3 +291,65 @@ fn zero_length_gap_inside_a_message_changes_nothing() {
         ("abcd".into(), ParseState::Ok)
     );
 }
+
+/// Found by the `http_stream` fuzz target: while the response side searched for a status line,
+/// a candidate (`H`) held from one call that turned out not to be one took the next call's bytes
+/// with it, so a status line in them was missed, or found, depending on where the calls were cut.
+#[test]
+fn resync_finds_a_status_line_right_after_a_false_candidate() {
+    let lost = b"HTTP/1.1 200 OK\r\nContent-Length: 9000\r\n\r\nxyz";
+    let after = [&b"H?junk bytes "[..], &ok(201, "found")].concat();
+    let exchanges = |cut: usize| {
+        let mut run = Run::new();
+        run.req(1, &[get("/a"), get("/b")].concat());
+        run.resp(2, lost);
+        run.gap(S, 3, 9000);
+        run.resp(4, b"more junk H");
+        run.resp(5, &after[..cut]);
+        run.resp(5, &after[cut..]);
+        let ex = run.finish(6);
+        (ex, run.stats().bytes_skipped)
+    };
+    let (whole, skipped) = exchanges(after.len());
+    assert_eq!(whole.len(), 2);
+    assert_eq!(
+        (whole[1].status, resp_text(&whole[1])),
+        (Some(201), "found".into())
+    );
+    assert_eq!(skipped, 11 + 13);
+    for cut in 0..after.len() {
+        assert_eq!(exchanges(cut), (whole.clone(), skipped), "cut at {cut}");
+    }
+}
+
+/// Found by the `http_stream` fuzz target: after the response direction lost sync, the next
+/// response was given to the newest request waiting when it was paired, so whether a request that
+/// began after that response was already parsed (it came in the same call as the one it answers,
+/// or in the next) decided which request it answered. It now answers the newest request that began
+/// before it, however the client's stream was cut.
+#[test]
+fn a_response_after_lost_sync_answers_a_request_that_began_before_it() {
+    let requests = b"st: x\r\n\r\nGET /c HTTP/1.1\r\nHost: x\r\n\r\n";
+    let exchanges = |cut: usize| {
+        let mut run = Run::new();
+        run.req(1, &get("/a"));
+        run.resp(2, b"HTTP/1.1 200 OK\r\nContent-Le");
+        run.gap(S, 3, 30);
+        run.req(4, b"GET /b HTTP/1.1\r\nHo");
+        run.resp(5, b"junk\r\n");
+        run.resp(6, &ok(201, "b"));
+        run.req(7, &requests[..cut]);
+        run.req(7, &requests[cut..]);
+        run.finish(8)
+    };
+    let whole = exchanges(requests.len());
+    let summary: Vec<_> = whole.iter().map(|e| (e.uri.as_str(), e.status)).collect();
+    assert_eq!(
+        summary,
+        [("/a", Some(200)), ("/b", Some(201)), ("/c", None)]
+    );
+    assert_eq!(resp_text(&whole[1]), "b");
+    for cut in 0..requests.len() {
+        assert_eq!(exchanges(cut), whole, "cut at {cut}");
+    }
+}
