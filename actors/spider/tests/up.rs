@@ -36,6 +36,9 @@ fn up(data: &Path, pcap: &Path) -> Up {
             "127.0.0.1:0",
             "--rpc-listen",
             "127.0.0.1:0",
+            // Usage in 1-second buckets, so that the API traffic is counted within seconds.
+            "--usage-bucket",
+            "1",
         ])
         .arg("--data")
         .arg(data)
