@@ -112,17 +112,14 @@ impl Ingest {
         if let (Some(drops), false) = (drops, outcome.duplicate) {
             self.registry.add_drops(&whisperer, drops);
         }
-        if let Some(address) = &follower {
-            self.peers
-                .replicate(address, |ingest| async move {
-                    let mut request = ingest.push_capture_request();
-                    request.get().set_batch(batch)?;
-                    request.get().get_batch()?.set_replicated(true);
-                    request.send().await
-                })
-                .await?;
-            self.needs_follower(address, &agent, incarnation, shard, sequence);
-        }
+        let key = (agent.as_str(), incarnation, shard, sequence);
+        self.pass_on(follower.as_deref(), key, |ingest| async move {
+            let mut request = ingest.push_capture_request();
+            request.get().set_batch(batch)?;
+            request.get().get_batch()?.set_replicated(true);
+            request.send().await
+        })
+        .await?;
         self.acknowledge(agent, incarnation, shard, sequence);
         Ok(())
     }
@@ -158,17 +155,14 @@ impl Ingest {
         let follower = self.role(shard, batch.get_replicated())?;
         stored.usage = read_all(batch.get_records()?, read_usage)?;
         self.store_in_shard(shard, stored).await?;
-        if let Some(address) = &follower {
-            self.peers
-                .replicate(address, |ingest| async move {
-                    let mut request = ingest.push_usage_request();
-                    request.get().set_batch(batch)?;
-                    request.get().get_batch()?.set_replicated(true);
-                    request.send().await
-                })
-                .await?;
-            self.needs_follower(address, &agent, incarnation, shard, sequence);
-        }
+        let key = (agent.as_str(), incarnation, shard, sequence);
+        self.pass_on(follower.as_deref(), key, |ingest| async move {
+            let mut request = ingest.push_usage_request();
+            request.get().set_batch(batch)?;
+            request.get().get_batch()?.set_replicated(true);
+            request.send().await
+        })
+        .await?;
         self.acknowledge(agent, incarnation, shard, sequence);
         Ok(())
     }
@@ -199,17 +193,14 @@ impl Ingest {
         let follower = self.role(shard, batch.get_replicated())?;
         stored.inventory = Some(update);
         self.store_in_shard(shard, stored).await?;
-        if let Some(address) = &follower {
-            self.peers
-                .replicate(address, |ingest| async move {
-                    let mut request = ingest.push_inventory_request();
-                    request.get().set_batch(batch)?;
-                    request.get().get_batch()?.set_replicated(true);
-                    request.send().await
-                })
-                .await?;
-            self.needs_follower(address, &agent, incarnation, shard, sequence);
-        }
+        let key = (agent.as_str(), incarnation, shard, sequence);
+        self.pass_on(follower.as_deref(), key, |ingest| async move {
+            let mut request = ingest.push_inventory_request();
+            request.get().set_batch(batch)?;
+            request.get().get_batch()?.set_replicated(true);
+            request.send().await
+        })
+        .await?;
         self.acknowledge(agent, incarnation, shard, sequence);
         Ok(())
     }
@@ -222,6 +213,26 @@ impl Ingest {
             Ok(Err(error)) => Err(failed(error)),
             Err(error) => Err(failed(error)),
         }
+    }
+
+    /// Passes a stored batch on to the group's follower (if any) and remembers that its
+    /// acknowledgement waits for the follower too. `push` sends the batch, marked replicated.
+    async fn pass_on<F, Fut>(
+        &self,
+        follower: Option<&str>,
+        (agent, incarnation, shard, sequence): (&str, u64, u16, u64),
+        push: F,
+    ) -> Result<(), capnp::Error>
+    where
+        F: FnOnce(ingest::Client) -> Fut,
+        Fut: std::future::Future<Output = Result<(), capnp::Error>>,
+    {
+        let Some(address) = follower else {
+            return Ok(());
+        };
+        self.peers.replicate(address, push).await?;
+        self.needs_follower(address, agent, incarnation, shard, sequence);
+        Ok(())
     }
 
     fn needs_follower(
