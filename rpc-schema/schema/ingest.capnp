@@ -205,4 +205,25 @@ interface Ingest {
   # per shard, the highest sequence stored (every batch before it is stored too, since a batch
   # after a gap is refused). An agent that reconnects resumes after it instead of resending
   # everything it had not seen acknowledged.
+
+  copyGroup @6 (group :UInt16, to :Text, handOver :Bool, after :CopyPosition)
+      -> (entries :List(RawEntry), next :CopyPosition, done :Bool);
+  # Node to node (role admin): a chunk of the raw storage entries of shard group `group` after
+  # `after` (null: from the start), asked by node `to` that copies the group. The owner stops
+  # taking writes into the group from the first chunk on (once the writes in flight are stored);
+  # with `handOver` it stays closed until the shard map names `to` the owner, else it opens again
+  # after the last chunk (`done`; `next` is then null). Fails when this node does not own the group.
+}
+
+struct CopyPosition {
+  # The last entry of a chunk: the next chunk starts after it.
+  family @0 :UInt8;
+  key @1 :Data;
+}
+
+struct RawEntry {
+  # One storage entry as it is: column family (its index in the shard's list), key and value.
+  family @0 :UInt8;
+  key @1 :Data;
+  value @2 :Data;
 }

@@ -111,6 +111,24 @@ impl Handler<ShardRequest> for ShardActor {
                 indexed_seq: shard.indexed_seq(),
                 disk_bytes: shard.disk_bytes(),
             }),
+            ShardRequest::ExportChunk { after, max_bytes } => {
+                ShardResponse::Chunk(shard.export_chunk(after.as_ref(), max_bytes)?)
+            }
+            ShardRequest::Clear => {
+                shard.clear()?;
+                ShardResponse::Done
+            }
+            ShardRequest::ImportChunk(entries) => {
+                shard.import_chunk(&entries)?;
+                ShardResponse::Done
+            }
+            ShardRequest::OpenSessionFrames { window_ns } => {
+                ShardResponse::Frames(shard.open_session_frames(window_ns)?)
+            }
+            ShardRequest::FinishImport => {
+                shard.finish_import()?;
+                ShardResponse::Done
+            }
         })
     }
 }

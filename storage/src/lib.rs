@@ -48,5 +48,5 @@ pub use config::{IndexConfig, ShardConfig, TextIndexing, WalSync};
 pub use disk::dir_size;
 pub use error::{Result, StorageError};
 pub use request::{ShardRequest, ShardResponse, ShardStatus};
-pub use shard::{now_ns, write_pcapng, Shard};
+pub use shard::{now_ns, write_pcapng, CopyPosition, RawChunk, RawEntry, Shard};
 pub use types::*;

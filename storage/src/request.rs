@@ -6,6 +6,7 @@ use tokio::sync::{broadcast, watch};
 
 use crate::codec::Stored;
 use crate::error::StorageError;
+use crate::shard::{CopyPosition, RawChunk, RawEntry};
 use crate::types::{
     DnsQuery, HostQuery, HttpQuery, IngestBatch, IngestOutcome, MapRequest, NetworkMap,
     PacketExport, PacketQuery, Page, PcapExport, PcapSource, PurgeReport, SessionQuery, ShardEvent,
@@ -54,6 +55,21 @@ pub enum ShardRequest {
     /// Listeners: every event, and the searchable position.
     Subscribe,
     Status,
+    /// Raw entries after a position, for a copy of the whole shard (`Shard::export_chunk`).
+    ExportChunk {
+        after: Option<CopyPosition>,
+        max_bytes: usize,
+    },
+    /// Empties the shard before a copy arrives.
+    Clear,
+    /// Writes a chunk of a copy.
+    ImportChunk(Vec<RawEntry>),
+    /// Ends a copy: durable, counters reloaded, index rebuilt.
+    FinishImport,
+    /// The frames of the sessions left open (`Shard::open_session_frames`).
+    OpenSessionFrames {
+        window_ns: i64,
+    },
 }
 
 impl Message for ShardRequest {
@@ -92,4 +108,6 @@ pub enum ShardResponse {
         searchable: watch::Receiver<u64>,
     },
     Status(ShardStatus),
+    Chunk(RawChunk),
+    Frames(Vec<PacketRecord>),
 }

@@ -9,8 +9,10 @@
 use std::time::Duration;
 
 use serde::{Deserialize, Deserializer};
-use spider_cluster::ShardMap;
+use spider_cluster::{CopyReporter, ShardMap};
 use tokio::sync::watch;
+
+use crate::gate::GroupGate;
 
 /// `[cluster]`: several nodes, placement kept in etcd.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -65,11 +67,14 @@ pub(crate) enum Role {
     Follower,
 }
 
-/// The node's view of the cluster: its name and the shard map as it changes.
+/// The node's view of the cluster: its name, the shard map as it changes, its groups' gate and
+/// where it reports the copies of groups moving to it.
 #[derive(Clone, Debug)]
 pub(crate) struct Placement {
     pub node: String,
     pub map: watch::Receiver<Option<ShardMap>>,
+    pub gate: GroupGate,
+    pub reporter: CopyReporter,
 }
 
 impl Placement {
@@ -88,6 +93,11 @@ impl Placement {
             return Ok(Role::Owner { follower: address });
         }
         if follower.as_deref() == Some(self.node.as_str()) && replicated {
+            if !self.gate.is_complete(map.group_of(shard)) {
+                return Err(format!(
+                    "this node is still copying group {group} from its owner {owner}: retry"
+                ));
+            }
             return Ok(Role::Follower);
         }
         let at = map.nodes.get(&owner).map_or("?", |info| info.rpc.as_str());
@@ -96,6 +106,11 @@ impl Placement {
              epoch {}): fetch the shard map again",
             map.epoch
         ))
+    }
+
+    /// Whether this node owns `group`.
+    pub fn owns(&self, group: u16) -> bool {
+        self.answers(usize::from(group))
     }
 
     /// Whether this node answers queries for its local shard `local` (the group it owns).

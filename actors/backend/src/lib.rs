@@ -12,6 +12,7 @@
 pub mod client;
 mod cluster;
 mod config;
+mod gate;
 mod node;
 mod registry;
 mod router;

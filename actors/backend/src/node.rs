@@ -134,6 +134,8 @@ impl BackendNode {
                     router.placement = member.as_ref().map(|member| Placement {
                         node: cluster.node.clone(),
                         map: member.map(),
+                        gate: crate::gate::GroupGate::default(),
+                        reporter: member.reporter(&cluster.name),
                     });
                     let _sent = addr_tx.send(Ok(bound));
                     tracing::info!(addr = %bound, "backend listening");

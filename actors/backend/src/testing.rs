@@ -10,6 +10,8 @@ use spider_pcap::CaptureReader;
 use spider_pipeline::{FrameTagger, PipelineConfig, SessionParser};
 use spider_rpc_schema::shard_of;
 
+use crate::client::{CapturePush, ClientError, ClusterClient};
+
 /// One batch as a Whisperer sends it.
 #[derive(Debug, Clone)]
 pub struct Batch {
@@ -88,4 +90,52 @@ pub fn exchanges_of(batches: &[Batch]) -> Vec<HttpExchange> {
         }
     }
     out
+}
+
+/// Pushes `batches` as agent `agent` (incarnation 1) as a Whisperer does: after a refusal,
+/// everything not acknowledged yet is sent again in order, until all are acknowledged or
+/// `patience` has passed.
+pub async fn push_acknowledged(
+    cluster: &mut ClusterClient,
+    agent: &str,
+    batches: &[Batch],
+    patience: std::time::Duration,
+) -> Result<(), ClientError> {
+    let started = std::time::Instant::now();
+    let mut pending: Vec<&Batch> = batches.iter().collect();
+    loop {
+        for batch in &pending {
+            let push = CapturePush {
+                agent,
+                incarnation: 1,
+                sequence: batch.sequence,
+                shard: batch.shard,
+                whisperer: agent,
+                frames: &batch.frames,
+                sessions: &batch.sessions,
+                ..CapturePush::default()
+            };
+            let pause = std::time::Duration::from_millis(100);
+            if cluster.push_capture(push, 3, pause).await.is_err() {
+                break;
+            }
+        }
+        let acks = cluster.flush().await?;
+        pending.retain(|batch| {
+            !acks.iter().any(|ack| {
+                ack.agent == agent && ack.shard == batch.shard && ack.sequence >= batch.sequence
+            })
+        });
+        if pending.is_empty() {
+            return Ok(());
+        }
+        if started.elapsed() > patience {
+            return Err(ClientError::Rpc(capnp::Error::failed(format!(
+                "{} batches of {agent} not acknowledged after {patience:?}",
+                pending.len()
+            ))));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        let _ = cluster.refresh().await;
+    }
 }

@@ -152,3 +152,32 @@ impl Handler<CaptureBatch> for CaptureWorker {
         })
     }
 }
+
+/// Starts parsing afresh from the frames of the sessions the shard's data leaves open (a group
+/// just copied here): the parsers learn where those sessions are, and what they emit for them
+/// is already stored, so it is dropped.
+#[derive(Debug)]
+pub(crate) struct Resume {
+    pub frames: Vec<PacketRecord>,
+}
+
+impl Message for Resume {
+    type Result = usize;
+}
+
+impl Handler<Resume> for CaptureWorker {
+    type Result = usize;
+
+    fn handle(&mut self, resume: Resume, _: &mut Context<Self>) -> usize {
+        self.feeds.clear();
+        let (config, redaction) = (self.config, &self.redaction);
+        for frame in &resume.frames {
+            let feed = self
+                .feeds
+                .entry(frame.whisperer.clone())
+                .or_insert_with(|| Feed::new(config, redaction, &frame.whisperer));
+            feed.parser.packet(frame, &mut |_| {});
+        }
+        resume.frames.len()
+    }
+}

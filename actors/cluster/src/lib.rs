@@ -11,5 +11,5 @@ pub mod member;
 pub mod testing;
 
 pub use etcd::{Etcd, EtcdError};
-pub use map::{NodeInfo, ShardMap};
-pub use member::{ClusterError, Member, MemberConfig};
+pub use map::{Move, NodeInfo, ShardMap};
+pub use member::{ClusterError, CopyReporter, Member, MemberConfig};

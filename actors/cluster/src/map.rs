@@ -4,6 +4,11 @@
 //! a group is the unit of placement, stored on its owner and replicated to its follower. The
 //! map's epoch grows with every change so that a node or an agent can tell a newer map from an
 //! older one.
+//!
+//! A node that owns fewer groups than its share (a node just added) gets groups moved to it: the
+//! map names it as the group's incoming owner (`moves`), it copies the group from the owner (who
+//! stops taking writes for it meanwhile), reports the copy complete, and the next map makes it
+//! the owner, with the old owner as its follower.
 
 use std::collections::BTreeMap;
 
@@ -27,7 +32,30 @@ pub struct ShardMap {
     pub owners: Vec<String>,
     /// The follower of each group, when the cluster has a second node.
     pub followers: Vec<Option<String>>,
+    /// The node each group is being copied to before it becomes its owner.
+    #[serde(default)]
+    pub moves: Vec<Option<Move>>,
 }
+
+/// A group on its way to a new owner.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Move {
+    /// The incoming owner.
+    pub to: String,
+    /// The epoch of the map that started the move: a copy reported for another move of the same
+    /// group does not count.
+    pub since: u64,
+}
+
+impl Move {
+    /// What the incoming owner reports once its copy is complete.
+    pub fn done_token(&self) -> String {
+        format!("{}@{}", self.to, self.since)
+    }
+}
+
+/// Groups moved at once at most: each stops taking writes while it is copied.
+pub const MAX_MOVES: usize = 4;
 
 /// Rendezvous weight of (group, node): the node with the highest weight is a group's natural
 /// owner, the next its follower, so that a node joining or leaving moves few groups.
@@ -62,6 +90,11 @@ impl ShardMap {
             .collect()
     }
 
+    /// The move of `group` under way, if any.
+    pub fn move_of(&self, group: u16) -> Option<&Move> {
+        self.moves.get(usize::from(group)).and_then(Option::as_ref)
+    }
+
     /// The groups `node` follows.
     pub fn followed_by(&self, node: &str) -> Vec<u16> {
         (0..self.groups)
@@ -76,54 +109,131 @@ impl ShardMap {
     /// The placement for the nodes alive now, changing `previous` as little as possible: a
     /// live owner keeps its group; a lost owner's group goes to its follower (which holds a
     /// copy); a group with neither goes to its natural owner; followers are kept while alive
-    /// and otherwise the best-ranked other node. `None` when no node is alive.
+    /// and otherwise the best-ranked other node. A move whose copy is reported in `copied`
+    /// (group → [`Move::done_token`]) completes; moves start towards nodes owning less than their
+    /// share. `None` when no node is alive.
     pub fn place(
         groups: u16,
         alive: &BTreeMap<String, NodeInfo>,
         previous: Option<&ShardMap>,
+        copied: &BTreeMap<u16, String>,
     ) -> Option<ShardMap> {
         if alive.is_empty() || groups == 0 {
             return None;
         }
         let previous = previous.filter(|p| p.groups == groups);
-        let mut owners = Vec::with_capacity(usize::from(groups));
-        let mut followers = Vec::with_capacity(usize::from(groups));
+        let epoch = previous.map_or(1, |p| p.epoch);
+        let mut map = ShardMap {
+            epoch,
+            groups,
+            nodes: alive.clone(),
+            owners: Vec::with_capacity(usize::from(groups)),
+            followers: Vec::with_capacity(usize::from(groups)),
+            moves: vec![None; usize::from(groups)],
+        };
         for group in 0..groups {
             let index = usize::from(group);
             let old_owner = previous.and_then(|p| p.owners.get(index));
             let old_follower = previous.and_then(|p| p.followers.get(index).cloned().flatten());
             let ranked = ranked(group, alive);
-            let owner = match (old_owner, &old_follower) {
+            let mut owner = match (old_owner, &old_follower) {
                 (Some(owner), _) if alive.contains_key(owner) => owner.clone(),
                 (_, Some(follower)) if alive.contains_key(follower) => follower.clone(),
                 _ => ranked[0].clone(),
             };
-            let follower = match old_follower {
+            let mut follower = match old_follower {
                 Some(f) if f != owner && alive.contains_key(&f) => Some(f),
                 _ => ranked.iter().find(|n| ***n != owner).map(|n| (*n).clone()),
             };
-            owners.push(owner);
-            followers.push(follower);
+            let moving = previous.and_then(|p| p.move_of(group)).filter(|m| {
+                alive.contains_key(&m.to) && Some(&owner) == old_owner && m.to != owner
+            });
+            if let Some(moving) = moving {
+                if copied.get(&group) == Some(&moving.done_token()) {
+                    follower = Some(std::mem::replace(&mut owner, moving.to.clone()));
+                } else {
+                    map.moves[index] = Some(moving.clone());
+                }
+            }
+            map.owners.push(owner);
+            map.followers.push(follower);
         }
-        let epoch = previous.map_or(1, |p| p.epoch);
-        let map = ShardMap {
-            epoch,
-            groups,
-            nodes: alive.clone(),
-            owners,
-            followers,
-        };
+        if previous.is_none() {
+            // A new cluster holds no data yet: its groups can go where the moves would take them.
+            while {
+                map.plan_moves(epoch);
+                map.moves.iter().any(Option::is_some)
+            } {
+                for (index, slot) in map.moves.iter_mut().enumerate() {
+                    if let Some(moving) = slot.take() {
+                        map.followers[index] =
+                            Some(std::mem::replace(&mut map.owners[index], moving.to));
+                    }
+                }
+            }
+        }
+        map.plan_moves(epoch + 1);
         let changed = previous.is_none_or(|p| {
-            p.owners != map.owners || p.followers != map.followers || p.nodes != map.nodes
+            p.owners != map.owners
+                || p.followers != map.followers
+                || p.nodes != map.nodes
+                || p.moves != map.moves
         });
-        Some(ShardMap {
-            epoch: if changed && previous.is_some() {
-                epoch + 1
-            } else {
-                epoch
-            },
-            ..map
-        })
+        if changed && previous.is_some() {
+            map.epoch = epoch + 1;
+        }
+        for slot in &mut map.moves {
+            if let Some(moving) = slot.as_mut().filter(|m| m.since > map.epoch) {
+                moving.since = map.epoch;
+            }
+        }
+        Some(map)
+    }
+
+    /// Starts moves towards nodes that own fewer groups than their share, taking from the
+    /// nodes that own the most (a group whose natural owner is the receiving node first), while
+    /// no more than [`MAX_MOVES`] are under way.
+    fn plan_moves(&mut self, since: u64) {
+        let share = usize::from(self.groups) / self.nodes.len().max(1);
+        let mut under_way = self.moves.iter().flatten().count();
+        let mut owned: BTreeMap<String, usize> =
+            self.nodes.keys().map(|n| (n.clone(), 0)).collect();
+        for owner in &self.owners {
+            *owned.entry(owner.clone()).or_default() += 1;
+        }
+        for moving in self.moves.iter().flatten() {
+            *owned.entry(moving.to.clone()).or_default() += 1;
+        }
+        let receivers: Vec<String> = owned
+            .iter()
+            .filter(|(_, count)| **count < share)
+            .map(|(node, _)| node.clone())
+            .collect();
+        for receiver in receivers {
+            while owned[&receiver] < share && under_way < MAX_MOVES {
+                let candidates = (0..self.groups).filter(|g| {
+                    let owner = &self.owners[usize::from(*g)];
+                    self.moves[usize::from(*g)].is_none()
+                        && *owner != receiver
+                        && owned[owner] > share
+                });
+                let Some(group) = candidates.max_by_key(|g| {
+                    let owner = &self.owners[usize::from(*g)];
+                    let natural = ranked(*g, &self.nodes)[0] == &receiver;
+                    (natural, owned[owner], std::cmp::Reverse(*g))
+                }) else {
+                    break;
+                };
+                let giver = self.owners[usize::from(group)].clone();
+                *owned.entry(giver).or_default() -= 1;
+                *owned.entry(receiver.clone()).or_default() += 1;
+                self.moves[usize::from(group)] = Some(Move {
+                    to: receiver.clone(),
+                    since,
+                });
+                under_way += 1;
+            }
+        }
     }
 }
 
@@ -132,6 +242,10 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
+
+    fn none() -> BTreeMap<u16, String> {
+        BTreeMap::new()
+    }
 
     fn nodes(names: &[&str]) -> BTreeMap<String, NodeInfo> {
         names
@@ -149,7 +263,7 @@ mod tests {
 
     #[test]
     fn every_group_has_an_owner_and_another_node_as_follower() {
-        let map = ShardMap::place(16, &nodes(&["a", "b", "c"]), None).unwrap();
+        let map = ShardMap::place(16, &nodes(&["a", "b", "c"]), None, &none()).unwrap();
         assert_eq!(map.epoch, 1);
         for group in 0..16 {
             let owner = &map.owners[group];
@@ -159,14 +273,14 @@ mod tests {
         for node in ["a", "b", "c"] {
             assert!(!map.owned_by(node).is_empty(), "{node} owns something");
         }
-        let alone = ShardMap::place(4, &nodes(&["a"]), None).unwrap();
+        let alone = ShardMap::place(4, &nodes(&["a"]), None, &none()).unwrap();
         assert!(alone.followers.iter().all(Option::is_none));
     }
 
     #[test]
     fn a_lost_owner_is_replaced_by_its_follower_and_others_keep_theirs() {
-        let before = ShardMap::place(16, &nodes(&["a", "b", "c"]), None).unwrap();
-        let after = ShardMap::place(16, &nodes(&["a", "c"]), Some(&before)).unwrap();
+        let before = ShardMap::place(16, &nodes(&["a", "b", "c"]), None, &none()).unwrap();
+        let after = ShardMap::place(16, &nodes(&["a", "c"]), Some(&before), &none()).unwrap();
         assert_eq!(after.epoch, before.epoch + 1);
         for group in 0..16 {
             if before.owners[group] == "b" {
@@ -177,15 +291,80 @@ mod tests {
             assert_ne!(after.followers[group].as_deref(), Some("b"));
             assert_ne!(after.followers[group].as_ref(), Some(&after.owners[group]));
         }
-        let same = ShardMap::place(16, &nodes(&["a", "c"]), Some(&after)).unwrap();
+        let same = ShardMap::place(16, &nodes(&["a", "c"]), Some(&after), &none()).unwrap();
         assert_eq!(same, after, "no change, no new epoch");
     }
 
     #[test]
     fn virtual_shards_map_to_their_group_owner() {
-        let map = ShardMap::place(8, &nodes(&["a", "b"]), None).unwrap();
+        let map = ShardMap::place(8, &nodes(&["a", "b"]), None, &none()).unwrap();
         let (owner, info) = map.owner_of(13).unwrap();
         assert_eq!(owner, map.owners[5]);
         assert_eq!(info.rpc, format!("{owner}:7000"));
+    }
+
+    #[test]
+    fn a_new_node_gets_its_share_by_moves_that_complete_when_copied() {
+        let before = ShardMap::place(16, &nodes(&["a", "b", "c"]), None, &none()).unwrap();
+        assert!(
+            before.moves.iter().all(Option::is_none),
+            "balanced: no move"
+        );
+        let four = nodes(&["a", "b", "c", "d"]);
+        let moving = ShardMap::place(16, &four, Some(&before), &none()).unwrap();
+        assert_eq!(moving.epoch, before.epoch + 1);
+        assert_eq!(
+            moving.owners, before.owners,
+            "owners change only once copied"
+        );
+        let moves: Vec<(u16, Move)> = (0..16)
+            .filter_map(|g| moving.move_of(g).map(|m| (g, m.clone())))
+            .collect();
+        assert_eq!(moves.len(), 4, "d's share: {moves:?}");
+        assert!(moves
+            .iter()
+            .all(|(_, m)| m.to == "d" && m.since == moving.epoch));
+        // Nothing copied yet: the map stays as it is.
+        let waiting = ShardMap::place(16, &four, Some(&moving), &none()).unwrap();
+        assert_eq!(waiting, moving);
+        // A copy reported for an older move of the group does not count.
+        let (first, first_move) = moves[0].clone();
+        let stale = BTreeMap::from([(first, format!("d@{}", moving.epoch - 1))]);
+        assert_eq!(
+            ShardMap::place(16, &four, Some(&moving), &stale).unwrap(),
+            moving
+        );
+        let copied = BTreeMap::from([(first, first_move.done_token())]);
+        let switched = ShardMap::place(16, &four, Some(&moving), &copied).unwrap();
+        assert_eq!(switched.epoch, moving.epoch + 1);
+        assert_eq!(switched.owners[usize::from(first)], "d");
+        assert_eq!(
+            switched.followers[usize::from(first)].as_ref(),
+            Some(&moving.owners[usize::from(first)]),
+            "the old owner follows"
+        );
+        assert!(switched.move_of(first).is_none());
+        let all: BTreeMap<u16, String> = moves.iter().map(|(g, m)| (*g, m.done_token())).collect();
+        let done = ShardMap::place(16, &four, Some(&switched), &all).unwrap();
+        assert_eq!(done.owned_by("d").len(), 4);
+        assert!(done.moves.iter().all(Option::is_none));
+        for node in ["a", "b", "c", "d"] {
+            assert!(
+                done.owned_by(node).len() >= 4,
+                "{node}: {:?}",
+                done.owned_by(node)
+            );
+        }
+        assert_eq!(ShardMap::place(16, &four, Some(&done), &all).unwrap(), done);
+    }
+
+    #[test]
+    fn a_move_to_a_lost_node_is_dropped() {
+        let before = ShardMap::place(16, &nodes(&["a", "b", "c"]), None, &none()).unwrap();
+        let moving =
+            ShardMap::place(16, &nodes(&["a", "b", "c", "d"]), Some(&before), &none()).unwrap();
+        let after = ShardMap::place(16, &nodes(&["a", "b", "c"]), Some(&moving), &none()).unwrap();
+        assert!(after.moves.iter().all(Option::is_none));
+        assert_eq!(after.owners, before.owners);
     }
 }

@@ -3,7 +3,8 @@
 //!
 //! Keys, under `/spider/CLUSTER/`: `nodes/NODE` (its `NodeInfo`, on its lease: gone when the
 //! node stops renewing it), `coordinator` (the coordinator's name, on its lease), `shardmap` (the
-//! `ShardMap`, replaced only by compare-and-swap on its revision).
+//! `ShardMap`, replaced only by compare-and-swap on its revision), `copied/GROUP` (the incoming
+//! owner of a moving group reports its copy complete there: `Move::done_token`).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -12,7 +13,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::etcd::{Etcd, EtcdError, WatchEvent};
-use crate::map::{NodeInfo, ShardMap};
+use crate::map::{Move, NodeInfo, ShardMap};
 
 /// How a node joins a cluster.
 #[derive(Debug, Clone)]
@@ -69,6 +70,7 @@ struct Keys {
     nodes: String,
     coordinator: String,
     map: String,
+    copied: String,
 }
 
 impl Keys {
@@ -77,6 +79,7 @@ impl Keys {
             nodes: format!("/spider/{cluster}/nodes/"),
             coordinator: format!("/spider/{cluster}/coordinator"),
             map: format!("/spider/{cluster}/shardmap"),
+            copied: format!("/spider/{cluster}/copied/"),
         }
     }
 }
@@ -143,6 +146,14 @@ impl Member {
         self.map.clone()
     }
 
+    /// Where this node reports the copies of groups moving to it.
+    pub fn reporter(&self, cluster: &str) -> CopyReporter {
+        CopyReporter {
+            etcd: self.etcd.clone(),
+            prefix: Keys::of(cluster).copied,
+        }
+    }
+
     /// Waits until the map satisfies `ready`, and returns it.
     pub async fn wait_for(&self, mut ready: impl FnMut(&ShardMap) -> bool) -> ShardMap {
         let mut map = self.map.clone();
@@ -167,6 +178,34 @@ impl Member {
         self.etcd.revoke(lease).await?;
         Ok(())
     }
+}
+
+/// Reports to the coordinator that a moving group's copy is complete on its incoming owner.
+#[derive(Debug, Clone)]
+pub struct CopyReporter {
+    etcd: Etcd,
+    prefix: String,
+}
+
+impl CopyReporter {
+    pub async fn copied(&self, group: u16, moving: &Move) -> Result<(), ClusterError> {
+        let key = format!("{}{group}", self.prefix);
+        self.etcd
+            .put(&key, moving.done_token().as_bytes(), 0)
+            .await?;
+        Ok(())
+    }
+}
+
+async fn copied(etcd: &Etcd, keys: &Keys) -> Result<BTreeMap<u16, String>, ClusterError> {
+    let (kvs, _) = etcd.get_prefix(&keys.copied).await?;
+    Ok(kvs
+        .into_iter()
+        .filter_map(|kv| {
+            let group = kv.key.trim_start_matches(&keys.copied).parse().ok()?;
+            Some((group, String::from_utf8(kv.value).ok()?))
+        })
+        .collect())
 }
 
 async fn keep_alive(etcd: Etcd, config: MemberConfig, lease: watch::Sender<i64>) {
@@ -231,7 +270,8 @@ async fn place_once(etcd: &Etcd, config: &MemberConfig, keys: &Keys) -> Result<(
         return Ok(());
     }
     let groups = previous.as_ref().map_or(config.groups, |p| p.groups);
-    let Some(next) = ShardMap::place(groups, &alive, previous.as_ref()) else {
+    let copied = copied(etcd, keys).await?;
+    let Some(next) = ShardMap::place(groups, &alive, previous.as_ref(), &copied) else {
         return Ok(());
     };
     if previous.as_ref() != Some(&next) {
@@ -240,8 +280,14 @@ async fn place_once(etcd: &Etcd, config: &MemberConfig, keys: &Keys) -> Result<(
             tracing::info!(
                 epoch = next.epoch,
                 nodes = next.nodes.len(),
+                moves = next.moves.iter().flatten().count(),
                 "shard map written"
             );
+            for group in copied.keys() {
+                if next.move_of(*group).is_none() {
+                    etcd.delete(&format!("{}{group}", keys.copied)).await?;
+                }
+            }
         }
     }
     Ok(())

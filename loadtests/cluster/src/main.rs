@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use clap::Parser;
-use spider_backend::client::{CapturePush, ClusterClient};
-use spider_backend::testing::{batches_of, exchanges_of};
+use spider_backend::client::ClusterClient;
+use spider_backend::testing::{batches_of, exchanges_of, push_acknowledged};
 use spider_cluster::testing::{free_port, EtcdServer};
 
 const TOKEN: &str = "cluster-bench-token-0123456789";
@@ -110,23 +110,7 @@ fn main() -> anyhow::Result<()> {
         // Agents push at the same time, each its batches in order (as Whisperers do).
         let started = Instant::now();
         let pushes = work.iter_mut().map(|(name, batches, cluster)| async move {
-            for batch in batches.iter() {
-                let push = CapturePush {
-                    agent: name,
-                    incarnation: 1,
-                    sequence: batch.sequence,
-                    shard: batch.shard,
-                    whisperer: name,
-                    frames: &batch.frames,
-                    sessions: &batch.sessions,
-                    ..CapturePush::default()
-                };
-                cluster
-                    .push_capture(push, 20, Duration::from_millis(100))
-                    .await?;
-            }
-            cluster.flush().await?;
-            anyhow::Ok(())
+            push_acknowledged(cluster, name, batches, Duration::from_secs(600)).await
         });
         for result in futures::future::join_all(pushes).await {
             result?;

@@ -292,6 +292,18 @@ impl IndexSet {
         Ok(())
     }
 
+    /// Removes every partition (the shard is about to receive a copy of another's data).
+    pub fn drop_all(&mut self) {
+        for (id, partition) in std::mem::take(&mut self.partitions) {
+            let dir = partition.dir.clone();
+            drop(partition);
+            if let Err(error) = std::fs::remove_dir_all(&dir) {
+                tracing::warn!(?id, %error, "could not remove an index partition");
+            }
+        }
+        self.pending_docs = 0;
+    }
+
     /// Removes the partitions whose window ended more than their class's TTL before `now`.
     /// Returns how many, and their bytes on disk.
     pub fn drop_expired(&mut self, ttl_of_class: &BTreeMap<u16, i64>, now: i64) -> (usize, u64) {

@@ -3,6 +3,7 @@
 //!
 //! One `handle_<kind>.rs` per request kind, as `impl Shard` blocks.
 
+mod handle_copy;
 mod handle_dns;
 mod handle_hosts;
 mod handle_http;
@@ -11,10 +12,12 @@ mod handle_map;
 mod handle_packets;
 mod handle_pcap;
 mod rollup;
+pub use handle_copy::{CopyPosition, RawChunk, RawEntry};
 pub use handle_pcap::write_pcapng;
 pub(crate) use rollup::counters_merge;
 mod handle_inventory;
 mod handle_purge;
+mod handle_resume;
 mod handle_sessions;
 mod handle_timeline;
 mod handle_usage;

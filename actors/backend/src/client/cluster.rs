@@ -152,8 +152,11 @@ impl ClusterClient {
         Err(last.unwrap_or_else(|| ClientError::Rpc(capnp::Error::failed("no node to ask".into()))))
     }
 
-    /// Pushes a capture batch to its shard's owner, following the map when it changes (at most
-    /// `attempts` tries, `pause` apart).
+    /// Pushes a capture batch to its shard's owner, following the map when it changes: finding
+    /// and dialling the owner is tried `attempts` times, `pause` apart. A push that fails is
+    /// not tried again here: the refusal may be of a batch sent before it on the same
+    /// connection (pushes are streamed), so the caller flushes and sends again, in order,
+    /// whatever was not acknowledged.
     pub async fn push_capture(
         &mut self,
         push: CapturePush<'_>,
@@ -167,58 +170,107 @@ impl ClusterClient {
                 tokio::time::sleep(pause).await;
                 continue;
             };
-            let result = match self.node(&address).await {
-                Ok(client) => client.push_capture(push).await,
-                Err(error) => Err(error),
-            };
-            match result {
-                Ok(()) => {
-                    self.pushed_to.insert(address);
-                    return Ok(());
-                }
+            let client = match self.node(&address).await {
+                Ok(client) => client,
                 Err(error) => {
-                    self.nodes.remove(&address);
                     last = Some(error);
                     tokio::time::sleep(pause).await;
                     let _ = self.refresh().await;
+                    continue;
                 }
-            }
+            };
+            return match client.push_capture(push).await {
+                Ok(()) => {
+                    self.pushed_to.insert(address);
+                    Ok(())
+                }
+                Err(error) => {
+                    self.nodes.remove(&address);
+                    let _ = self.refresh().await;
+                    Err(error)
+                }
+            };
         }
         Err(last.unwrap_or_else(|| ClientError::Rpc(capnp::Error::failed("no owner".into()))))
     }
 
-    /// Flushes every node pushed to since the last flush; their acknowledgements together.
+    /// Flushes every node pushed to since the last flush; their acknowledgements together. A
+    /// node that fails (a push it refused breaks the connection's stream) is dropped, to be
+    /// dialled again: what it did not acknowledge is for the caller to send again.
     pub async fn flush(&mut self) -> Result<Vec<Ack>, ClientError> {
         let mut acks = Vec::new();
         for address in std::mem::take(&mut self.pushed_to) {
-            let client = self.node(&address).await?;
-            acks.extend(client.flush().await?);
+            let answer = match self.node(&address).await {
+                Ok(client) => client.flush().await,
+                Err(error) => Err(error),
+            };
+            match answer {
+                Ok(acked) => acks.extend(acked),
+                Err(error) => {
+                    tracing::debug!(%address, %error, "flush failed: the node is dialled again");
+                    self.nodes.remove(&address);
+                }
+            }
         }
         Ok(acks)
     }
 
     /// Every HTTP exchange matching `request` in the cluster, asked of each owner node; the
-    /// shards of owners that did not answer are reported missing.
+    /// shards of owners that did not answer are reported missing. Each node is asked its map's
+    /// epoch before and after it answers: when a node answered under another map than the
+    /// others (a group changed owner meanwhile, so its exchanges could be counted twice or not
+    /// at all), the query runs again with the new map.
     pub async fn http_all(
         &mut self,
         request: &ListRequest,
     ) -> Result<ClusterAnswer<(String, HttpExchange)>, ClientError> {
+        for _ in 0..20 {
+            if let Some(answer) = self.http_under_one_map(request).await? {
+                return Ok(answer);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let _ = self.refresh().await;
+        }
+        Err(ClientError::Rpc(capnp::Error::failed(
+            "the shard map kept changing during the query".into(),
+        )))
+    }
+
+    /// One fan-out; `None` when the nodes did not all answer under the client's map.
+    async fn http_under_one_map(
+        &mut self,
+        request: &ListRequest,
+    ) -> Result<Option<ClusterAnswer<(String, HttpExchange)>>, ClientError> {
+        let epoch = self.map.epoch;
         let mut answer = ClusterAnswer {
             items: Vec::new(),
             missing_shards: Vec::new(),
         };
+        let mut same_map = true;
         for (address, shards) in self.map.shards_by_owner() {
-            let result = match self.node(&address).await {
-                Ok(client) => client.http_all(request.clone()).await,
-                Err(error) => Err(error),
-            };
-            match result {
-                Ok(items) => answer.items.extend(items),
+            let client = match self.node(&address).await {
+                Ok(client) => client,
                 Err(_) => {
+                    answer.missing_shards.extend(shards);
+                    continue;
+                }
+            };
+            let before = client.shard_map().await.map(|map| map.epoch);
+            let items = client.http_all(request.clone()).await;
+            let after = client.shard_map().await.map(|map| map.epoch);
+            match (before, items, after) {
+                (Ok(before), Ok(items), Ok(after)) => {
+                    same_map &= before == epoch && after == epoch;
+                    answer.items.extend(items);
+                }
+                _ => {
                     self.nodes.remove(&address);
                     answer.missing_shards.extend(shards);
                 }
             }
+        }
+        if !same_map {
+            return Ok(None);
         }
         answer.missing_shards.sort_unstable();
         answer.items.sort_by(|a, b| {
@@ -229,6 +281,6 @@ impl ClusterClient {
                     (&a.0, a.1.session_id, a.1.index).cmp(&(&b.0, b.1.session_id, b.1.index))
                 })
         });
-        Ok(answer)
+        Ok(Some(answer))
     }
 }

@@ -159,8 +159,9 @@ impl BackendClient {
         self.auth.clone()
     }
 
-    /// The ingest capability itself (a node passing batches on to a follower).
-    pub(crate) fn ingest_capability(&self) -> ingest::Client {
+    /// The ingest capability itself, for callers that write their own requests (a node passing
+    /// batches on to a follower; tests of damaged messages).
+    pub fn ingest_capability(&self) -> ingest::Client {
         self.ingest.clone()
     }
 }

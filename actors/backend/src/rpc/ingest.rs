@@ -17,12 +17,17 @@ use tokio::sync::Notify;
 use super::failed;
 use super::peers::Peers;
 use crate::cluster::Role;
+use crate::gate::Admission;
 use crate::registry::{DropTotals, Registry};
 use crate::router::Router;
 use crate::worker::CaptureBatch;
 
 /// (agent, incarnation, shard): the key of a sender's sequence of batches to one shard.
 type SenderKey = (String, u64, u16);
+
+/// Where a stored batch goes on to (the group's follower), and the owner's admission into the
+/// group for the time of the write.
+type Destination = (Option<String>, Option<Admission>);
 
 /// One agent's ingest capability.
 ///
@@ -40,6 +45,10 @@ pub(crate) struct Ingest {
     /// Per (agent, incarnation, shard): the follower that must hold it too, and up to which
     /// sequence (a cluster's owner acknowledges only what its follower holds as well).
     replicas: RefCell<BTreeMap<SenderKey, (String, u64)>>,
+    /// Per (kind, sender key): the first sequence refused on this capability. Later batches of
+    /// the key are refused too until that one comes again: storage would take them (a key
+    /// with nothing stored may start anywhere), and the refused one would then follow them.
+    refused: RefCell<BTreeMap<(&'static str, SenderKey), u64>>,
 }
 
 impl Ingest {
@@ -53,7 +62,50 @@ impl Ingest {
             progress: Notify::new(),
             acked: RefCell::new(BTreeMap::new()),
             replicas: RefCell::new(BTreeMap::new()),
+            refused: RefCell::new(BTreeMap::new()),
         }
+    }
+
+    /// Stores a batch unless an earlier one of its sender key was refused on this capability
+    /// and not sent again yet.
+    async fn in_order(
+        &self,
+        kind: &'static str,
+        id: spider_rpc_schema::ingest_capnp::batch_id::Reader<'_>,
+        shard: u16,
+        store: impl std::future::Future<Output = Result<(), capnp::Error>>,
+    ) -> Result<(), capnp::Error> {
+        let slot = (
+            kind,
+            (
+                id.get_agent()?.to_str()?.to_owned(),
+                id.get_incarnation(),
+                shard,
+            ),
+        );
+        let sequence = id.get_sequence();
+        if let Some(first) = self.refused.borrow().get(&slot).copied() {
+            if sequence > first {
+                return Err(failed(format!(
+                    "batch {sequence} follows batch {first}, refused on this connection: send \
+                     again from batch {first}"
+                )));
+            }
+        }
+        let result = store.await;
+        let mut refused = self.refused.borrow_mut();
+        match &result {
+            Err(_) => {
+                let first = refused.entry(slot).or_insert(sequence);
+                *first = (*first).min(sequence);
+            }
+            Ok(()) => {
+                if refused.get(&slot).is_some_and(|first| *first <= sequence) {
+                    refused.remove(&slot);
+                }
+            }
+        }
+        result
     }
 
     async fn store(&self, batch: capture_batch::Reader<'_>) -> Result<(), capnp::Error> {
@@ -65,7 +117,7 @@ impl Ingest {
         if shard >= VIRTUAL_SHARDS {
             return Err(failed(format!("shard {shard} does not exist")));
         }
-        let follower = self.role(shard, batch.get_replicated())?;
+        let (follower, _admission) = self.role(shard, batch.get_replicated())?;
         let whisperer = batch.get_whisperer()?.to_str()?.to_owned();
         let drops = if batch.has_drops() {
             let drops = batch.get_drops()?;
@@ -126,12 +178,18 @@ impl Ingest {
 
     /// Where this node passes a batch for `shard` on to (the group's follower), or why it
     /// refuses the batch (it neither owns nor follows the shard's group).
-    fn role(&self, shard: u16, replicated: bool) -> Result<Option<String>, capnp::Error> {
+    /// An owner's write also holds an admission into the group, so that a copy of the group
+    /// starts only once the writes in flight are stored.
+    fn role(&self, shard: u16, replicated: bool) -> Result<Destination, capnp::Error> {
         match &self.router.placement {
-            None => Ok(None),
+            None => Ok((None, None)),
             Some(placement) => match placement.ingest_role(shard, replicated) {
-                Ok(Role::Owner { follower }) => Ok(follower),
-                Ok(Role::Follower) => Ok(None),
+                Ok(Role::Owner { follower }) => {
+                    let group = shard % u16::try_from(self.router.shards.len()).unwrap_or(1).max(1);
+                    let admission = placement.gate.admit(group).map_err(failed)?;
+                    Ok((follower, Some(admission)))
+                }
+                Ok(Role::Follower) => Ok((None, None)),
                 Err(message) => Err(failed(message)),
             },
         }
@@ -152,7 +210,7 @@ impl Ingest {
             sequence,
             agent.clone(),
         );
-        let follower = self.role(shard, batch.get_replicated())?;
+        let (follower, _admission) = self.role(shard, batch.get_replicated())?;
         stored.usage = read_all(batch.get_records()?, read_usage)?;
         self.store_in_shard(shard, stored).await?;
         let key = (agent.as_str(), incarnation, shard, sequence);
@@ -190,7 +248,7 @@ impl Ingest {
             sequence,
             agent.clone(),
         );
-        let follower = self.role(shard, batch.get_replicated())?;
+        let (follower, _admission) = self.role(shard, batch.get_replicated())?;
         stored.inventory = Some(update);
         self.store_in_shard(shard, stored).await?;
         let key = (agent.as_str(), incarnation, shard, sequence);
@@ -312,16 +370,20 @@ impl ingest::Server for Ingest {
         self: Rc<Self>,
         params: ingest::PushCaptureParams,
     ) -> Result<(), capnp::Error> {
-        let params = params.get()?;
-        self.tracked(self.store(params.get_batch()?)).await
+        let batch = params.get()?.get_batch()?;
+        let stored = self.store(batch);
+        self.tracked(self.in_order("capture", batch.get_id()?, batch.get_shard(), stored))
+            .await
     }
 
     async fn push_usage(
         self: Rc<Self>,
         params: ingest::PushUsageParams,
     ) -> Result<(), capnp::Error> {
-        let params = params.get()?;
-        self.tracked(self.store_usage(params.get_batch()?)).await
+        let batch = params.get()?.get_batch()?;
+        let stored = self.store_usage(batch);
+        self.tracked(self.in_order("usage", batch.get_id()?, batch.get_shard(), stored))
+            .await
     }
 
     async fn shard_map(
@@ -336,9 +398,18 @@ impl ingest::Server for Ingest {
         self: Rc<Self>,
         params: ingest::PushInventoryParams,
     ) -> Result<(), capnp::Error> {
-        let params = params.get()?;
-        self.tracked(self.store_inventory(params.get_batch()?))
+        let batch = params.get()?.get_batch()?;
+        let stored = self.store_inventory(batch);
+        self.tracked(self.in_order("inventory", batch.get_id()?, batch.get_shard(), stored))
             .await
+    }
+
+    async fn copy_group(
+        self: Rc<Self>,
+        params: ingest::CopyGroupParams,
+        results: ingest::CopyGroupResults,
+    ) -> Result<(), capnp::Error> {
+        super::copy::serve_chunk(&self.router, params.get()?, results).await
     }
 
     async fn acknowledged(

@@ -5,6 +5,7 @@
 
 mod agents;
 mod auth;
+mod copy;
 mod ingest;
 mod paging;
 mod peers;
@@ -29,6 +30,9 @@ pub(crate) async fn serve(
     admin_token: String,
 ) {
     let peers = peers::Peers::new(admin_token.clone());
+    if router.placement.is_some() {
+        tokio::task::spawn_local(copy::follow_moves(router.clone(), peers.clone()));
+    }
     let bootstrap: auth_schema::Client =
         capnp_rpc::new_client(auth::Auth::new(router, registry, admin_token, peers));
     serve_connections(listener, bootstrap.client).await;

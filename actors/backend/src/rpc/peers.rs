@@ -72,6 +72,16 @@ impl Peers {
         result
     }
 
+    /// The ingest capability of a node, for asking it a copy of a group.
+    pub async fn ingest(&self, address: &str) -> Result<ingest::Client, capnp::Error> {
+        Ok(self.peer(address).await?.client.ingest_capability())
+    }
+
+    /// Forgets the connection to a node after a failure.
+    pub fn forget(&self, address: &str) {
+        self.nodes.borrow_mut().remove(address);
+    }
+
     /// What a follower holds durably of everything passed on to it.
     pub async fn flush(&self, address: &str) -> Result<Vec<Ack>, capnp::Error> {
         let peer = self.peer(address).await?;
