@@ -154,8 +154,7 @@ mod tests {
         let text = pin.to_string();
         assert!(text.starts_with("sha256:") && text.len() == 7 + 64);
         assert_eq!(Fingerprint::parse(&text).ok(), Some(pin));
-        let colons = text[7..]
-            .as_bytes()
+        let colons = text.as_bytes()[7..]
             .chunks(2)
             .map(|pair| String::from_utf8_lossy(pair).to_uppercase())
             .collect::<Vec<_>>()
