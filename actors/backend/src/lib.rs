@@ -12,14 +12,19 @@
 pub mod client;
 mod cluster;
 mod config;
+mod limits;
 mod node;
 mod registry;
 mod router;
 mod rpc;
 pub mod testing;
+mod tls;
 mod worker;
 
 pub use cluster::ClusterSettings;
 pub use config::{BackendConfig, ConfigError, IndexSettings, RetentionConfig, TextIndexSettings};
+pub use limits::{LimitCounters, Limits};
 pub use node::{BackendNode, NodeError};
-pub use rpc::serve_connections;
+pub use rpc::{serve_connections, ListenerSettings};
+pub use spider_tls::{ServerTls, ServerTransport};
+pub use tls::TlsSettings;

@@ -138,6 +138,15 @@ impl ClientTransport {
         matches!(self, Self::Tls(_))
     }
 
+    /// The transport for a `HOST:PORT` target as written (a command line, a shard map): TLS
+    /// verifies the host name when the target names one and no server name was set.
+    pub fn for_target(&self, target: &str) -> Result<Self, TlsError> {
+        match self {
+            Self::Plain => Ok(Self::Plain),
+            Self::Tls(tls) => Ok(Self::Tls(tls.clone().server_name_from_target(target)?)),
+        }
+    }
+
     /// Connects to `addr` (and does the TLS handshake, verifying the server).
     pub async fn connect(&self, addr: SocketAddr) -> Result<Stream, TlsError> {
         let tcp = TcpStream::connect(addr)
