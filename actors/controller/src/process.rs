@@ -127,12 +127,7 @@ pub fn spawn_local(
         kubeconfig: Some(kubeconfig),
         ..ControllerConfig::default()
     };
-    let uplink = UplinkConfig {
-        name: name.into(),
-        cluster: name.into(),
-        backend,
-        token: token.into(),
-    };
+    let uplink = UplinkConfig::plain(name, name, backend, token);
     spawn(
         config,
         Some((uplink, SocketAddr::from(([127, 0, 0, 1], 0)))),

@@ -42,8 +42,13 @@ impl Env {
             GatewayConfig::new("127.0.0.1:0".parse().unwrap(), node.local_addr(), TOKEN);
         config.live_interval = Duration::from_millis(20);
         config.max_body_bytes = 4 * 1024 * 1024;
-        let (bridge, _thread) =
-            Bridge::start(node.local_addr(), TOKEN.into(), Duration::from_secs(60)).unwrap();
+        let (bridge, _thread) = Bridge::start(
+            node.local_addr(),
+            Default::default(),
+            TOKEN.into(),
+            Duration::from_secs(60),
+        )
+        .unwrap();
         let state = State::new(bridge, config);
         Self {
             node,

@@ -45,12 +45,7 @@ impl Linked {
             cluster: "test-cluster".into(),
             ..cluster.config.clone()
         };
-        let uplink = UplinkConfig {
-            name: NAME.into(),
-            cluster: "test-cluster".into(),
-            backend,
-            token: TOKEN.into(),
-        };
+        let uplink = UplinkConfig::plain(NAME, "test-cluster", backend, TOKEN);
         let running = process::spawn(config, Some((uplink, "127.0.0.1:0".parse().expect("addr"))))
             .expect("controller");
         let controller = running.listen.expect("listening");
