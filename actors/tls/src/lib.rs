@@ -21,7 +21,7 @@ use std::path::PathBuf;
 pub use cert::SelfSigned;
 pub use client::{ClientTls, ClientTransport};
 pub use pin::Fingerprint;
-pub use server::{check_plaintext_listener, ServerTls, ServerTransport};
+pub use server::{check_plaintext_listener, is_silent_close, ServerTls, ServerTransport};
 
 /// A byte stream a Cap'n Proto connection runs over: a TCP stream, or TLS over one.
 pub trait Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static {}

@@ -113,24 +113,46 @@ impl ServerTransport {
 
     /// Takes an accepted TCP connection: as it is, or after the TLS handshake (which fails for a
     /// client that does not speak TLS, or does not trust this certificate, or takes longer than
-    /// 10 s).
+    /// 10 s). A client that closes without sending a byte (a port check, a load balancer's
+    /// probe) is an error too, one [`is_silent_close`] recognises.
     pub async fn accept(&self, tcp: TcpStream) -> std::io::Result<Stream> {
         if let Err(error) = tcp.set_nodelay(true) {
             tracing::debug!(%error, "cannot set nodelay");
         }
-        match self {
-            Self::Plain => Ok(Box::new(tcp)),
-            Self::Tls(tls) => {
-                match tokio::time::timeout(HANDSHAKE_TIMEOUT, tls.acceptor.accept(tcp)).await {
-                    Ok(stream) => Ok(Box::new(stream?)),
-                    Err(_) => Err(std::io::Error::new(
-                        std::io::ErrorKind::TimedOut,
-                        "the client did not finish the tls handshake in time",
-                    )),
-                }
+        let Self::Tls(tls) = self else {
+            return Ok(Box::new(tcp));
+        };
+        let handshake = async {
+            let mut first = [0u8; 1];
+            if tcp.peek(&mut first).await? == 0 {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    SilentClose,
+                ));
             }
+            tls.acceptor.accept(tcp).await
+        };
+        match tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake).await {
+            Ok(stream) => Ok(Box::new(stream?)),
+            Err(_) => Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "the client did not finish the tls handshake in time",
+            )),
         }
     }
+}
+
+/// The client closed the connection without sending anything.
+#[derive(Debug, thiserror::Error)]
+#[error("the client closed the connection without sending anything")]
+struct SilentClose;
+
+/// Whether an error of [`ServerTransport::accept`] is a client that closed without sending a
+/// byte (a TCP port check), rather than a refused handshake.
+pub fn is_silent_close(error: &std::io::Error) -> bool {
+    error
+        .get_ref()
+        .is_some_and(|inner| inner.downcast_ref::<SilentClose>().is_some())
 }
 
 /// A plaintext listener is allowed on loopback; anywhere else only when `insecure_plaintext`

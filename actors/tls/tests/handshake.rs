@@ -131,6 +131,20 @@ async fn plaintext_and_tls_do_not_mix() {
     assert!(error.contains("tls handshake"), "{error}");
 }
 
+#[tokio::test]
+async fn a_port_check_is_a_silent_close_not_a_refused_handshake() {
+    let cert = SelfSigned::generate(&names(), 30).expect("cert");
+    let (addr, server_task) = echo_once(server(&cert)).await;
+    drop(tokio::net::TcpStream::connect(addr).await.expect("connect"));
+    let error = server_task.await.expect("join").expect_err("accepted");
+    assert!(spider_tls::is_silent_close(&error), "{error}");
+    // A plaintext client that sends something is a refused handshake.
+    let (addr, server_task) = echo_once(server(&cert)).await;
+    let _ = round_trip(&ClientTransport::Plain, addr).await;
+    let error = server_task.await.expect("join").expect_err("accepted");
+    assert!(!spider_tls::is_silent_close(&error), "{error}");
+}
+
 #[test]
 fn plaintext_listeners_stay_on_loopback_unless_allowed() {
     let everywhere: SocketAddr = "0.0.0.0:7070".parse().expect("addr");

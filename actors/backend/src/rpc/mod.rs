@@ -69,6 +69,10 @@ pub async fn serve_connections(
         tokio::task::spawn_local(async move {
             let stream = match settings.transport.accept(stream).await {
                 Ok(stream) => stream,
+                Err(error) if spider_tls::is_silent_close(&error) => {
+                    tracing::debug!(%peer, "closed before the tls handshake (a port check)");
+                    return;
+                }
                 Err(error) => {
                     settings.counters.tls_handshake_failed();
                     tracing::warn!(%peer, %error, "tls handshake failed: connection refused");
