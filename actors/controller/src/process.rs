@@ -103,6 +103,7 @@ async fn start(
             .map(|addr| addr.to_string())
     });
     attacher.set_names_address(names);
+    attacher.set_whisperer_tls_pins(&config.whisperer_tls_pins);
     Ok((
         RunningController {
             inventory,

@@ -54,6 +54,16 @@ pub struct ControllerArgs {
     /// TLS on the agents' listener (--listen): its certificate and key.
     #[command(flatten)]
     pub listener_tls: crate::common::ServerTlsArgs,
+    /// The pin(s) of the backend's and this Controller's certificates, given to the Whisperers
+    /// it attaches (`SPIDER_TLS_PIN`: an ephemeral container cannot mount a CA file).
+    /// Default: this Controller's own certificate's pin when its listener is TLS.
+    #[arg(
+        long,
+        env = "SPIDER_WHISPERER_TLS_PIN",
+        value_name = "sha256:HEX",
+        value_delimiter = ','
+    )]
+    pub whisperer_tls_pin: Vec<String>,
     /// The cluster's DNS domain.
     #[arg(long, default_value = "cluster.local")]
     pub cluster_domain: String,
@@ -64,7 +74,7 @@ pub struct ControllerArgs {
 }
 
 pub fn run(args: ControllerArgs) -> anyhow::Result<ExitCode> {
-    let config = ControllerConfig {
+    let mut config = ControllerConfig {
         name: args.name.clone(),
         cluster: args.cluster.clone(),
         kubeconfig: args.kubeconfig.clone(),
@@ -72,6 +82,11 @@ pub fn run(args: ControllerArgs) -> anyhow::Result<ExitCode> {
         ip_retention: Duration::from_secs(args.ip_history_minutes * 60),
         cluster_domain: args.cluster_domain.clone(),
         advertise: args.advertise.clone(),
+        whisperer_tls_pins: args
+            .whisperer_tls_pin
+            .iter()
+            .map(|pin| spider_tls::Fingerprint::parse(pin).map(|pin| pin.to_string()))
+            .collect::<Result<_, _>>()?,
         ..ControllerConfig::default()
     };
     let uplink = match (&args.backend, args.once) {
@@ -100,6 +115,13 @@ pub fn run(args: ControllerArgs) -> anyhow::Result<ExitCode> {
             spider_backend::ServerTransport::Tls(tls) => Some(tls.fingerprint()),
             spider_backend::ServerTransport::Plain => None,
         });
+    // Attached Whisperers verify the backend and this Controller with the given pins, or, when
+    // this listener is TLS, its own certificate's (one certificate for both, as in deploy/).
+    if config.whisperer_tls_pins.is_empty() {
+        if let Some(pin) = listener_pin {
+            config.whisperer_tls_pins = vec![pin.to_string()];
+        }
+    }
     let running = process::spawn(config.clone(), uplink)?;
     let snapshot = running.inventory.snapshot();
     if args.once {
