@@ -68,13 +68,14 @@ impl LimitCounters {
         }
     }
 
-    pub(crate) fn tls_handshake_failed(&self) {
+    /// Counts a refused TLS handshake.
+    pub fn tls_handshake_failed(&self) {
         add(&self.0.tls_handshakes_failed);
     }
 
     /// Counts a Cap'n Proto error that is one of the limits (over the size or the traversal
     /// limit); true if it was.
-    pub(crate) fn count_capnp(&self, error: &capnp::Error) -> bool {
+    pub fn count_capnp(&self, error: &capnp::Error) -> bool {
         match error.kind {
             capnp::ErrorKind::MessageTooLarge(_) => add(&self.0.messages_too_large),
             capnp::ErrorKind::ReadLimitExceeded => add(&self.0.traversal_limit_hits),
@@ -91,7 +92,7 @@ impl LimitCounters {
     }
 
     /// Counts a conversion error that is one of the limits; true if it was.
-    pub(crate) fn count_schema(&self, error: &SchemaError) -> bool {
+    pub fn count_schema(&self, error: &SchemaError) -> bool {
         match error {
             SchemaError::ZeroSized { .. } => add(&self.0.zero_sized_lists),
             SchemaError::TooMany { .. } => add(&self.0.lists_too_long),

@@ -46,6 +46,49 @@ async fn with<T: Send + 'static, Fut: std::future::Future<Output = T>>(
     .unwrap()
 }
 
+/// A UsageBatch whose `records` is `n` zero-sized structs (the fuzzing finding's shape): written
+/// with one record to find the list's pointer, which is then replaced.
+fn zero_sized_usage_batch(n: u64) -> Vec<u8> {
+    let mut builder = capnp::message::Builder::new_default();
+    let mut batch =
+        builder.init_root::<spider_rpc_schema::ingest_capnp::usage_batch::Builder<'_>>();
+    batch.set_shard(1);
+    batch.init_records(1);
+    let mut words = capnp::serialize::write_message_to_words(&builder);
+    let word = |words: &[u8], index: usize| {
+        u64::from_le_bytes(words[8 + index * 8..16 + index * 8].try_into().unwrap())
+    };
+    let root = word(&words, 0);
+    let (data, pointers) = (((root >> 32) & 0xffff) as usize, (root >> 48) as usize);
+    let slot = (0..pointers)
+        .map(|p| 1 + data + p)
+        .find(|&at| word(&words, at) != 0)
+        .unwrap();
+    let segment = u32::from_le_bytes(words[4..8].try_into().unwrap()) as usize;
+    let list: u64 = 1 | ((segment - slot - 1) as u64) << 2 | 7 << 32;
+    words[8 + slot * 8..16 + slot * 8].copy_from_slice(&list.to_le_bytes());
+    words.extend_from_slice(&(n << 2).to_le_bytes());
+    words[4..8].copy_from_slice(&((segment + 1) as u32).to_le_bytes());
+    words
+}
+
+/// Sends `bytes` (a serialized UsageBatch) through `client`; the error it gets (the push
+/// streams: the error comes back at the latest with the flush).
+async fn push_raw_usage(client: &BackendClient, bytes: &[u8]) -> String {
+    let mut options = capnp::message::ReaderOptions::new();
+    options.traversal_limit_in_words(None);
+    let message = capnp::serialize::read_message_from_flat_slice(&mut &bytes[..], options).unwrap();
+    let batch = message
+        .get_root::<spider_rpc_schema::ingest_capnp::usage_batch::Reader<'_>>()
+        .unwrap();
+    let mut request = client.ingest_capability().push_usage_request();
+    request.get().set_batch(batch).unwrap();
+    if let Err(error) = request.send().await {
+        return error.to_string();
+    }
+    client.flush().await.unwrap_err().to_string()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn agents_reach_the_backend_through_a_tls_controller_and_untrusted_ones_do_not() {
     let cluster = Cluster::start(&["cluster"]).await;
@@ -183,6 +226,13 @@ async fn agents_reach_the_backend_through_a_tls_controller_and_untrusted_ones_do
     assert_eq!(rows.len(), 1, "only the trusted agent's usage: {rows:#?}");
     assert_eq!(rows[0].bytes, 1000);
     assert!(rows[0].src_workload.is_some(), "enriched by the Controller");
+    // A usage batch of zero-sized records is refused by the Controller itself, counted.
+    let error = with(controller, pinned(&controller_cert), |client| async move {
+        push_raw_usage(&client.unwrap(), &zero_sized_usage_batch(50_000)).await
+    })
+    .await;
+    assert!(error.contains("50000 zero-sized elements"), "{error}");
+    assert_eq!(listener_counters.snapshot().zero_sized_lists, 1);
     within("the refusals to be counted", async {
         while listener_counters.snapshot().tls_handshakes_failed < 2 {
             tokio::time::sleep(std::time::Duration::from_millis(10)).await;

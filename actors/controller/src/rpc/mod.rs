@@ -26,6 +26,7 @@ pub async fn run(uplink: UplinkConfig, listener: Option<TcpListener>, commands: 
         enrich: Rc::new(Cell::new(true)),
         records: Rc::new(Cell::new(0)),
         batches: Rc::new(Cell::new(0)),
+        limits: uplink.listener.counters.clone(),
     };
     let settings = uplink.listener.clone();
     let link = uplink::run(uplink, state.clone());
