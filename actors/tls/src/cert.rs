@@ -38,12 +38,24 @@ impl SelfSigned {
         not_before: std::time::SystemTime,
         not_after: std::time::SystemTime,
     ) -> Result<Self, TlsError> {
+        let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)?;
         let mut params = rcgen::CertificateParams::default();
         params.distinguished_name = rcgen::DistinguishedName::new();
         let common = names.first().map_or("spider", String::as_str);
         params
             .distinguished_name
             .push(rcgen::DnType::CommonName, common);
+        // A name of its own (from its key), so that a client trusting another self-signed
+        // certificate for the same host says "unknown issuer", not "bad signature".
+        let digest = ring::digest::digest(&ring::digest::SHA256, &key.public_key_der());
+        let unit: String = digest.as_ref()[..8]
+            .iter()
+            .map(|byte| format!("{byte:02x}"))
+            .collect();
+        params.distinguished_name.push(
+            rcgen::DnType::OrganizationalUnitName,
+            format!("spider {unit}"),
+        );
         params.subject_alt_names = names
             .iter()
             .map(|name| match name.parse::<IpAddr>() {
@@ -53,7 +65,6 @@ impl SelfSigned {
             .collect::<Result<_, _>>()?;
         params.not_before = not_before.into();
         params.not_after = not_after.into();
-        let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)?;
         let cert = params.self_signed(&key)?;
         Ok(Self {
             fingerprint: Fingerprint::of_der(cert.der()),

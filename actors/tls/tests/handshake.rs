@@ -86,7 +86,7 @@ async fn wrong_trust_is_refused_on_both_sides() {
             "unknown self-signed certificate",
             cert.clone(),
             ClientTls::with_ca_pem(other.cert_pem.as_bytes()).expect("ca"),
-            "invalid peer certificate",
+            "UnknownIssuer",
         ),
         (
             "expired certificate",
