@@ -200,6 +200,36 @@ fn untrusted_certificates_and_mismatched_transports_are_refused_and_store_nothin
 }
 
 #[test]
+fn nodes_sharing_a_certificate_reach_each_other_by_its_pin() {
+    let dir = tempfile::tempdir().unwrap();
+    let cert = SelfSigned::generate(&names(), 30).unwrap();
+    let node = tls_node(dir.path(), &cert);
+    // What a node of the same cluster dials its followers with: by default its own pin.
+    let settings = tls_settings(dir.path(), &cert);
+    let peers = settings.peers(&settings.server().unwrap()).unwrap();
+    match &peers {
+        ClientTransport::Tls(tls) => assert!(
+            tls.trust().contains(&cert.fingerprint.to_string()),
+            "{}",
+            tls.trust()
+        ),
+        ClientTransport::Plain => panic!("a TLS node dials its peers in plaintext"),
+    }
+    let addr = node.local_addr();
+    let target = format!("localhost:{}", addr.port());
+    on_local(async move {
+        let transport = peers.for_target(&target).unwrap();
+        let client = BackendClient::connect_over(addr, &transport, TOKEN)
+            .await
+            .unwrap();
+        assert!(client.flush().await.unwrap().is_empty());
+    });
+    // A plaintext node dials its peers in plaintext.
+    let plain = TlsSettings::default();
+    assert!(!plain.peers(&plain.server().unwrap()).unwrap().is_tls());
+}
+
+#[test]
 fn a_plaintext_listener_off_loopback_needs_to_be_allowed() {
     let dir = tempfile::tempdir().unwrap();
     let everywhere = BackendConfig {
