@@ -11,7 +11,8 @@
 #   5. the Dockerfile, statically (it is not built here): COPY sources, stages, entry point, and
 #      the runtime stage's packages against the libraries the built binary links;
 #   6. a self-check: broken inputs (a missing kustomize resource, an unknown field, a flag the
-#      binary lacks, a capability too many, a misspelt unit key, a runtime without librocksdb)
+#      binary lacks, a capability too many, a plaintext listener off loopback, a misspelt unit
+#      key, a runtime without librocksdb)
 #      must each be rejected by the check that should catch them.
 # Any problem fails the script (exit 1) with what is wrong.
 #
@@ -25,7 +26,8 @@ spider=${1:-$CARGO_TARGET_DIR/debug/spider}
 # The oldest Kubernetes the manifests support (native sidecars: 1.29+) and a current one.
 K8S_VERSIONS=${K8S_VERSIONS:-"1.30 1.33"}
 # Secrets the operator creates (deploy/README.md); every other reference must resolve.
-external_secrets=(--external-secret spider-admin-token --external-secret spider-agent-token)
+external_secrets=(--external-secret spider-admin-token --external-secret spider-agent-token
+                  --external-secret spider-tls --external-secret spider-agent-tls)
 check=(python3 "$root/deploy/tests/check_deploy.py")
 export PYTHONDONTWRITEBYTECODE=1  # no __pycache__ in deploy/tests
 
@@ -151,6 +153,15 @@ sed 's/^  replicas: 1$/  replicas: 2/' "$out/kubernetes-base-backend.yaml" > "$b
 expect_failure "two backend replicas" "issue 8" "${check[@]}" manifests --spider "$spider" "$bad/caps/two.yaml"
 sed 's/\$(NODE_NAME)/$(NODE)/' "$out/kubernetes-overlays-single-node.yaml" > "$bad/flag/var.yaml"
 expect_failure "an undefined \$(VAR)" "\$(NODE) is neither" "${check[@]}" manifests --spider "$spider" --complete "$bad/flag/var.yaml"
+# Plaintext where the binary refuses it: a backend without [tls], a Controller's agents' listener
+# without its certificate.
+sed 's#^\( *\)cert = "/etc/spider-tls/tls.crt"#\1\# no cert#' "$out/kubernetes-overlays-single-node.yaml" > "$bad/flag/plain-backend.yaml"
+grep -q '# no cert' "$bad/flag/plain-backend.yaml" || die "self-check: no [tls] cert to remove"
+expect_failure "a backend listening in plaintext off loopback" "in plaintext: the node refuses" \
+  "${check[@]}" manifests --spider "$spider" --complete "${external_secrets[@]}" "$bad/flag/plain-backend.yaml"
+sed '/- --tls-cert$/,+3d' "$out/kubernetes-overlays-single-node.yaml" > "$bad/flag/plain-controller.yaml"
+expect_failure "a Controller listening in plaintext off loopback" "the Controller refuses to start" \
+  "${check[@]}" manifests --spider "$spider" "$bad/flag/plain-controller.yaml"
 # A misspelt key and a stop signal the binary ignores in the units.
 if command -v systemd-analyze >/dev/null; then
   sed 's/^KillSignal=/KilSignal=/' deploy/systemd/spider-whisperer.service > "$bad/units/spider-whisperer.service"

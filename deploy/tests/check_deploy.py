@@ -76,7 +76,14 @@ WORKLOADS = {"Deployment", "StatefulSet", "DaemonSet", "Job", "ReplicaSet"}
 PATH_FLAGS = {
     "--config": "r", "--token-file": "r", "--ui": "r", "--kubeconfig": "r", "--pcap": "r",
     "--spill-dir": "w", "--cgroup": "r",
+    "--tls-cert": "r", "--tls-key": "r", "--tls-ca": "r",
+    # Paths of the backend's TOML, checked the same way.
+    "[tls] cert": "r", "[tls] key": "r", "[tls] peer_ca": "r",
 }
+# Roles that serve Cap'n Proto (and so may hold a private key); agents and the gateway only
+# verify the server and must get its certificate alone.
+SERVING_ROLES = {"backend", "controller"}
+LOOPBACK = ("127.", "localhost", "[::1]")
 EXPECTED_CAPS = {
     "backend": set(), "gateway": set(), "controller": set(),
     "whisperer": {"NET_RAW"}, "gocipher": {"BPF", "PERFMON", "NET_ADMIN"},
@@ -312,6 +319,15 @@ def check_backend_config(where, container, volumes, index, namespace, ports):
     else:
         ok(f"{where}: data_dir {data} is on volume {data_mount[0]['name']}")
     listen = config.get("listen", "127.0.0.1:7070")
+    tls = config.get("tls", {})
+    if tls.get("cert") and tls.get("key"):
+        for key in ("cert", "key", "peer_ca"):
+            if tls.get(key):
+                check_path(where, f"[tls] {key}", tls[key], container, volumes, index, namespace,
+                           [], True)
+    elif not listen.startswith(LOOPBACK) and not tls.get("insecure_plaintext"):
+        fail(f"{where}: listen {listen} in plaintext: the node refuses to start (give [tls] cert "
+             f"and key, or insecure_plaintext = true)")
     host, _, port = listen.rpartition(":")
     if host in ("127.0.0.1", "localhost", "[::1]"):
         fail(f"{where}: listen {listen} is unreachable from other pods")
@@ -319,6 +335,31 @@ def check_backend_config(where, container, volumes, index, namespace, ports):
         fail(f"{where}: listen {listen}: the container declares ports {sorted(ports)}")
     else:
         ok(f"{where}: listen {listen} matches a container port")
+
+
+def check_transport(where, role, args, container, volumes):
+    """A Controller's agents' listener is TLS (or explicitly plaintext), as the binary demands;
+    a role that does not serve holds no private key."""
+    if role == "controller" and "--backend" in args:
+        listen = args[args.index("--listen") + 1] if "--listen" in args else "0.0.0.0:7400"
+        if not listen.startswith(LOOPBACK) and "--tls-cert" not in args \
+                and "--insecure-plaintext" not in args:
+            fail(f"{where}: --listen {listen} in plaintext: the Controller refuses to start "
+                 f"(--tls-cert/--tls-key, or --insecure-plaintext)")
+        elif "--tls-cert" in args:
+            ok(f"{where}: the agents' listener is TLS")
+    if role in SERVING_ROLES:
+        return
+    for mount in container.get("volumeMounts", []):
+        secret = volumes.get(mount["name"], {}).get("secret")
+        if not secret:
+            continue
+        keys = {item["key"] for item in secret["items"]} if secret.get("items") else None
+        if keys is None and secret["secretName"].endswith("-tls"):
+            fail(f"{where}: mounts every key of Secret {secret['secretName']}: a {role} needs "
+                 f"its tls.crt only (items)")
+        elif keys is not None and "tls.key" in keys:
+            fail(f"{where}: mounts tls.key of Secret {secret['secretName']}: a {role} serves nothing")
 
 
 def check_backend_address(where, args, index, complete):
@@ -402,6 +443,7 @@ def manifests(options):
                                image_paths, options.complete)
             if role in EXPECTED_CAPS:
                 check_security(cwhere, role, spec, container, volumes)
+            check_transport(cwhere, role, args, container, volumes)
             check_backend_address(cwhere, args, index, options.complete)
             if role == "backend" and options.complete:
                 ports = {p["containerPort"] for p in container.get("ports", [])}

@@ -4,18 +4,22 @@
 //! status, config, acks and summaries, attachment requests and statuses, agent pods, IP names.
 //!
 //! Input: a selector byte (which struct the root is read as; see `KINDS`), then a serialized
-//! message with its segment table (`capnp::serialize`), read as the RPC transport reads (default
-//! `ReaderOptions`: nesting limit 64) but with a traversal limit of 8 times the message's size
-//! instead of 8 Mi words (why: below, and the README's findings).
+//! message with its segment table (`capnp::serialize`), read as a Spider listener reads
+//! (`spider_rpc_schema::limits::reader_options`: nesting limit 64, 32 MiB size and traversal
+//! limit). Capture and usage batches are read as the ingest service reads them: names bounded
+//! (`read_name`) before the record lists (`read_records`: bounded, no zero-sized elements).
 //!
 //! Checks besides "no panic" (`read_*` promise never to panic on wire bytes): what reads also
 //! writes (`write_*` fails only for values over Cap'n Proto's limits, which a read value cannot
 //! be), and reads back the same.
 #![no_main]
 
-use capnp::message::{Builder, ReaderOptions};
+use capnp::message::Builder;
 use capnp::traits::{FromPointerBuilder, FromPointerReader, Owned};
 use libfuzzer_sys::fuzz_target;
+use spider_rpc_schema::limits::{
+    read_name, read_records, reader_options, MAX_BATCH_RECORDS, MAX_NAME_BYTES,
+};
 use spider_rpc_schema::schema::{agent_capnp, controller_capnp, ingest_capnp, inventory_capnp};
 use spider_rpc_schema::{
     read_agent_config, read_agent_info, read_agent_pod, read_agent_status, read_agent_summary,
@@ -88,28 +92,30 @@ fn round_trip<O, T, R, W>(
     }
 }
 
-/// A capture batch as the ingest service reads it: every list, each record converted.
+/// A capture batch as the ingest service reads it: its names within their bound, then every
+/// list (within the batch bound, no zero-sized elements), each record converted.
 fn capture_batch(batch: ingest_capnp::capture_batch::Reader<'_>) -> Result<(), SchemaError> {
-    let whisperer = batch.get_whisperer()?.to_string().unwrap_or_default();
-    for frame in batch.get_frames()? {
-        read_frame(frame, &whisperer)?;
+    read_name("batch.id.agent", batch.get_id()?.get_agent())?;
+    let whisperer = read_name("batch.whisperer", batch.get_whisperer())?;
+    let frames = read_records("batch.frames", batch.get_frames(), |frame| {
+        read_frame(frame, &whisperer)
+    })?;
+    let sessions = read_records("batch.sessions", batch.get_sessions(), read_tcp_session)?;
+    let hosts = read_records("batch.hosts", batch.get_hosts(), read_host)?;
+    let dns = read_records("batch.dns", batch.get_dns(), read_dns)?;
+    // What a batch may cost stays within the bounds: no list over the batch limit, and every
+    // frame's copy of the name is within the name limit.
+    for len in [frames.len(), sessions.len(), hosts.len(), dns.len()] {
+        assert!(len <= MAX_BATCH_RECORDS as usize);
     }
-    for session in batch.get_sessions()? {
-        read_tcp_session(session)?;
-    }
-    for host in batch.get_hosts()? {
-        read_host(host)?;
-    }
-    for dns in batch.get_dns()? {
-        read_dns(dns)?;
-    }
+    assert!(whisperer.len() <= MAX_NAME_BYTES);
     Ok(())
 }
 
 fn usage_batch(batch: ingest_capnp::usage_batch::Reader<'_>) -> Result<(), SchemaError> {
-    for record in batch.get_records()? {
-        read_usage(record)?;
-    }
+    read_name("batch.id.agent", batch.get_id()?.get_agent())?;
+    let records = read_records("batch.records", batch.get_records(), read_usage)?;
+    assert!(records.len() <= MAX_BATCH_RECORDS as usize);
     Ok(())
 }
 
@@ -121,16 +127,10 @@ fuzz_target!(|data: &[u8]| {
     let mut words = capnp::Word::allocate_zeroed_vec(bytes.len().div_ceil(8));
     capnp::Word::words_to_bytes_mut(&mut words)[..bytes.len()].copy_from_slice(bytes);
     let mut slice = &capnp::Word::words_to_bytes(&words)[..bytes.len()];
-    // The default options, but for the traversal limit: lists of zero-sized structs let a few
-    // hundred bytes claim millions of records within the default 8 Mi words (see the README's
-    // findings: not fixed in the conversions). A run would spend its time and memory on that one
-    // amplification; the conversions themselves run the same code for 10 elements as for
-    // millions. A limit of 8 times the message (and 4 Ki words) never binds on a message whose
-    // objects are read once or twice.
-    let mut options = ReaderOptions::new();
-    let limit = (8 * words.len() + 4096).min(8 * 1024 * 1024);
-    options.traversal_limit_in_words(Some(limit));
-    let Ok(message) = capnp::serialize::read_message_from_flat_slice(&mut slice, options) else {
+    // The listeners' options (finding 5 of the README is fixed: zero-sized list elements are
+    // refused by every `read_*`, batches' lists and names are bounded before they are read).
+    let Ok(message) = capnp::serialize::read_message_from_flat_slice(&mut slice, reader_options())
+    else {
         return;
     };
     use agent_capnp as a;

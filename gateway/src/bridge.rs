@@ -43,6 +43,7 @@ impl Bridge {
     /// Starts the bridge thread; it ends when every handle is dropped.
     pub fn start(
         backend: SocketAddr,
+        transport: spider_backend::client::ClientTransport,
         token: String,
         timeout: Duration,
     ) -> Result<(Self, std::thread::JoinHandle<()>), GatewayError> {
@@ -70,7 +71,7 @@ impl Bridge {
                                 thread_stats.connects.fetch_add(1, Ordering::Relaxed);
                                 match tokio::time::timeout(
                                     timeout,
-                                    BackendClient::connect(backend, &token),
+                                    BackendClient::connect_over(backend, &transport, &token),
                                 )
                                 .await
                                 {

@@ -13,6 +13,8 @@ pub struct GatewayConfig {
     pub backend: SocketAddr,
     /// The token the bridge logs in to the backend with (the backend's admin token).
     pub token: String,
+    /// How the backend is reached: plain TCP (default), or TLS verifying its certificate.
+    pub backend_tls: spider_backend::client::ClientTransport,
     /// Bearer tokens accepted from users; each has every scope (admin). Empty: only `token`.
     pub api_tokens: Vec<String>,
     /// The built frontend (`frontend/dist`), served at `/` with an SPA fallback.
@@ -62,6 +64,7 @@ impl GatewayConfig {
             listen,
             backend,
             token: token.into(),
+            backend_tls: spider_backend::client::ClientTransport::Plain,
             api_tokens: Vec::new(),
             ui_dir: None,
             request_timeout: Duration::from_secs(30),

@@ -42,8 +42,12 @@ impl Gateway {
             .set_nonblocking(true)
             .map_err(GatewayError::Runtime)?;
         let addr = listener.local_addr().map_err(GatewayError::Runtime)?;
-        let (bridge, bridge_thread) =
-            Bridge::start(config.backend, config.token.clone(), config.request_timeout)?;
+        let (bridge, bridge_thread) = Bridge::start(
+            config.backend,
+            config.backend_tls.clone(),
+            config.token.clone(),
+            config.request_timeout,
+        )?;
         let state = State::new(bridge, config);
         let live = state.clone();
         let closing = state.clone();

@@ -33,6 +33,24 @@ pub enum SchemaError {
     /// (2^29 elements or words).
     #[error("{field}: {len} elements are more than a cap'n proto list can hold")]
     TooLarge { field: &'static str, len: usize },
+    /// A list of zero-sized structs: no Spider struct is empty, so no writer sends one, and each
+    /// element would cost the reader a record while costing the sender nothing.
+    #[error("{field}: a list of {len} zero-sized elements (no record is empty)")]
+    ZeroSized { field: &'static str, len: u32 },
+    /// A record list of a batch longer than a batch may be.
+    #[error("{field}: {len} elements, more than the {max} a batch may hold")]
+    TooMany {
+        field: &'static str,
+        len: u32,
+        max: u32,
+    },
+    /// A name longer than a name may be.
+    #[error("{field}: {len} bytes, more than the {max} a name may have")]
+    TextTooLong {
+        field: &'static str,
+        len: usize,
+        max: usize,
+    },
     /// A model body held as base64 text that is not valid base64 (it cannot be sent as bytes).
     #[error("{field}: body data is not valid base64")]
     InvalidBase64 { field: &'static str },

@@ -14,6 +14,7 @@
 
 mod convert;
 mod error;
+pub mod limits;
 pub mod schema;
 mod shard;
 mod wire;

@@ -3,7 +3,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use capnp::traits::{HasStructSize, OwnedStruct};
+use capnp::traits::{HasStructSize, IntoInternalStructReader, OwnedStruct};
 use capnp::{struct_list, text, text_list};
 use spider_model::Endpoint;
 
@@ -185,6 +185,8 @@ pub(crate) fn struct_list_len<O: OwnedStruct>(
 }
 
 /// Reads every element of a list of structs with `read`, without trusting its length for memory.
+/// A list whose elements are zero-sized (no data, no pointers: no Spider struct is) is refused
+/// before any is read; the elements of a list all have the size of the first.
 pub(crate) fn read_struct_list<'a, O, T>(
     field: &'static str,
     list: capnp::Result<struct_list::Reader<'a, O>>,
@@ -194,6 +196,18 @@ where
     O: OwnedStruct,
 {
     let list = list.map_err(SchemaError::malformed(field))?;
+    if let Some(first) = list.iter().next() {
+        let size = first
+            .into_internal_struct_reader()
+            .total_size()
+            .map_err(SchemaError::malformed(field))?;
+        if size.word_count == 0 && size.cap_count == 0 {
+            return Err(SchemaError::ZeroSized {
+                field,
+                len: list.len(),
+            });
+        }
+    }
     let mut out = Vec::with_capacity((list.len() as usize).min(READ_PREALLOC));
     for item in list.iter() {
         out.push(read(item)?);

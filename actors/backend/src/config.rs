@@ -32,6 +32,9 @@ pub struct BackendConfig {
     pub redaction: RedactionConfig,
     /// Several nodes, placement kept in etcd (`[cluster]`); unset: one node owning everything.
     pub cluster: crate::cluster::ClusterSettings,
+    /// TLS on the listener and towards the other nodes (`[tls]`); unset: plaintext, on
+    /// loopback only unless `insecure_plaintext`.
+    pub tls: crate::tls::TlsSettings,
 }
 
 /// `[retention]`: durations are written like `7d`, `12h`, `30m`, `90s`.
@@ -244,6 +247,7 @@ impl Default for BackendConfig {
             index: IndexSettings::default(),
             redaction: RedactionConfig::default(),
             cluster: crate::cluster::ClusterSettings::default(),
+            tls: crate::tls::TlsSettings::default(),
         }
     }
 }
@@ -334,6 +338,18 @@ impl BackendConfig {
         }
         if let Some(value) = var("SPIDER_BACKEND_REDACTION") {
             self.redaction.enabled = parse("SPIDER_BACKEND_REDACTION", value)?;
+        }
+        if let Some(value) = var("SPIDER_BACKEND_TLS_CERT") {
+            self.tls.cert = Some(PathBuf::from(value));
+        }
+        if let Some(value) = var("SPIDER_BACKEND_TLS_KEY") {
+            self.tls.key = Some(PathBuf::from(value));
+        }
+        if let Some(value) = var("SPIDER_BACKEND_TLS_PEER_CA") {
+            self.tls.peer_ca = Some(PathBuf::from(value));
+        }
+        if let Some(value) = var("SPIDER_BACKEND_INSECURE_PLAINTEXT") {
+            self.tls.insecure_plaintext = parse("SPIDER_BACKEND_INSECURE_PLAINTEXT", value)?;
         }
         if let Some(value) = var("SPIDER_BACKEND_RETENTION") {
             self.retention.default = parse_duration(&value).map_err(|reason| ConfigError::Env {

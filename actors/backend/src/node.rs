@@ -33,6 +33,8 @@ pub enum NodeError {
     Aborted,
     #[error("cannot join the cluster: {0}")]
     Cluster(#[from] spider_cluster::ClusterError),
+    #[error("tls: {0}")]
+    Tls(#[from] spider_tls::TlsError),
     #[error("a storage shard failed: {source}")]
     Index {
         source: spider_storage::StorageError,
@@ -42,6 +44,7 @@ pub enum NodeError {
 /// A running backend node. Dropping it stops it.
 pub struct BackendNode {
     addr: SocketAddr,
+    limits: crate::limits::LimitCounters,
     shards: Vec<actix::Addr<spider_storage::ShardActor>>,
     stop_actors: Option<tokio::sync::oneshot::Sender<()>>,
     stop_rpc: Option<tokio::sync::oneshot::Sender<()>>,
@@ -59,6 +62,13 @@ impl std::fmt::Debug for BackendNode {
 impl BackendNode {
     /// Opens the shards (catching their indexes up), starts the actors and the RPC listener.
     pub fn start(config: BackendConfig) -> Result<Self, NodeError> {
+        let transport = config.tls.server()?;
+        spider_tls::check_plaintext_listener(
+            &transport,
+            config.listen,
+            config.tls.insecure_plaintext,
+        )?;
+        let peer_transport = config.tls.peers(&transport)?;
         let (router_tx, router_rx) = mpsc::channel::<Result<Router, NodeError>>();
         let (stop_actors, actors_stopped) = tokio::sync::oneshot::channel::<()>();
         let actor_config = config.clone();
@@ -89,6 +99,11 @@ impl BackendNode {
             .map_err(NodeError::Runtime)?;
         let router = router_rx.recv().map_err(|_| NodeError::Aborted)??;
         let shards = router.shards.clone();
+        let limits = router.limits.clone();
+        let listener_settings = crate::rpc::ListenerSettings {
+            transport,
+            counters: limits.clone(),
+        };
 
         let (addr_tx, addr_rx) = mpsc::channel::<Result<SocketAddr, NodeError>>();
         let (stop_rpc, rpc_stopped) = tokio::sync::oneshot::channel::<()>();
@@ -141,7 +156,14 @@ impl BackendNode {
                     tracing::info!(addr = %bound, "backend listening");
                     let registry = Registry::open(&data_dir, router.clone(), retention);
                     tokio::select! {
-                        () = crate::rpc::serve(listener, router, registry, token) => {}
+                        () = crate::rpc::serve(
+                            listener,
+                            listener_settings,
+                            router,
+                            registry,
+                            token,
+                            peer_transport,
+                        ) => {}
                         _ = rpc_stopped => {}
                     }
                     if let Some(member) = member {
@@ -155,6 +177,7 @@ impl BackendNode {
         let addr = addr_rx.recv().map_err(|_| NodeError::Aborted)??;
         Ok(Self {
             addr,
+            limits,
             shards,
             stop_actors: Some(stop_actors),
             stop_rpc: Some(stop_rpc),
@@ -165,6 +188,11 @@ impl BackendNode {
     /// The address the RPC listener is bound to.
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// What the node refused (TLS handshakes, messages and batches over the limits), so far.
+    pub fn limits(&self) -> crate::limits::Limits {
+        self.limits.snapshot()
     }
 
     /// Makes everything stored so far searchable now, rather than at the next index commit.
@@ -263,6 +291,7 @@ fn start_actors(config: &BackendConfig) -> Result<(Router, Vec<actix::Arbiter>),
         shards: Vec::new(),
         workers: Vec::new(),
         placement: None,
+        limits: crate::limits::LimitCounters::default(),
     };
     let mut arbiters = Vec::new();
     for index in 0..config.local_shards {

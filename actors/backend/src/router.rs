@@ -13,6 +13,8 @@ pub(crate) struct Router {
     pub shards: Vec<Addr<ShardActor>>,
     pub workers: Vec<Addr<CaptureWorker>>,
     pub placement: Option<Placement>,
+    /// The refusals of what agents send, counted.
+    pub limits: crate::limits::LimitCounters,
 }
 
 impl Router {

@@ -54,6 +54,8 @@ pub struct Attacher {
     changes: Arc<watch::Sender<u64>>,
     /// Where attached Whisperers reach this Controller for names of IPs (`SPIDER_CONTROLLER`).
     names_address: Arc<Mutex<Option<String>>>,
+    /// More environment of attached Whisperers (`SPIDER_TLS_PIN`).
+    whisperer_env: Arc<Mutex<Vec<(String, String)>>>,
 }
 
 impl Attachment {
@@ -150,7 +152,14 @@ impl Attachment {
         }
     }
 
-    fn container(&self, name: &str, pod: &str, now: i64, names: Option<&str>) -> serde_json::Value {
+    fn container(
+        &self,
+        name: &str,
+        pod: &str,
+        now: i64,
+        names: Option<&str>,
+        more_env: &[(String, String)],
+    ) -> serde_json::Value {
         let ttl = self
             .expires
             .map(|e| ((e - now).max(0) / 1_000_000_000).to_string());
@@ -163,6 +172,9 @@ impl Attachment {
         }
         if let Some(ttl) = ttl {
             env.push(json!({"name": "SPIDER_WHISPERER_TTL_SECONDS", "value": ttl}));
+        }
+        for (variable, value) in more_env {
+            env.push(json!({"name": variable, "value": value}));
         }
         json!({
             "name": name,
@@ -192,6 +204,18 @@ impl Attacher {
             attachments: Arc::new(Mutex::new(BTreeMap::new())),
             changes: Arc::new(changes),
             names_address: Arc::new(Mutex::new(None)),
+            whisperer_env: Arc::new(Mutex::new(Vec::new())),
+        }
+    }
+
+    /// Attached Whisperers verify the backend and this Controller with these pins
+    /// (`SPIDER_TLS_PIN`); none: plaintext.
+    pub fn set_whisperer_tls_pins(&self, pins: &[String]) {
+        if let Ok(mut env) = self.whisperer_env.lock() {
+            env.retain(|(variable, _)| variable != "SPIDER_TLS_PIN");
+            if !pins.is_empty() {
+                env.push(("SPIDER_TLS_PIN".into(), pins.join(",")));
+            }
         }
     }
 
@@ -361,6 +385,11 @@ impl Attacher {
     pub async fn reconcile(&self) -> Result<usize, ControllerError> {
         let now = now_ns();
         let names = self.names_address.lock().ok().and_then(|a| a.clone());
+        let more_env = self
+            .whisperer_env
+            .lock()
+            .map(|env| env.clone())
+            .unwrap_or_default();
         let due: Vec<(String, String, String, String, serde_json::Value)> = {
             let state = self.inventory.read();
             let attachments = self.lock();
@@ -373,7 +402,13 @@ impl Attacher {
                             pod.uid.to_string(),
                             pod.namespace.to_string(),
                             pod.name.to_string(),
-                            attachment.container(&name, &pod.name, now, names.as_deref()),
+                            attachment.container(
+                                &name,
+                                &pod.name,
+                                now,
+                                names.as_deref(),
+                                &more_env,
+                            ),
                         ));
                     }
                 }

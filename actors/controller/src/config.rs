@@ -42,6 +42,10 @@ pub struct ControllerConfig {
     /// The backend to forward to, and its token.
     pub backend: Option<SocketAddr>,
     pub token: Option<String>,
+    /// Pins (`sha256:HEX`) the Whisperers it attaches verify the backend and this Controller
+    /// with (`SPIDER_TLS_PIN` in their environment: an ephemeral container cannot mount a CA
+    /// file). Empty: they connect in plaintext.
+    pub whisperer_tls_pins: Vec<String>,
 }
 
 impl Default for ControllerConfig {
@@ -60,6 +64,7 @@ impl Default for ControllerConfig {
             advertise: None,
             backend: None,
             token: None,
+            whisperer_tls_pins: Vec::new(),
         }
     }
 }

@@ -103,6 +103,7 @@ async fn start(
             .map(|addr| addr.to_string())
     });
     attacher.set_names_address(names);
+    attacher.set_whisperer_tls_pins(&config.whisperer_tls_pins);
     Ok((
         RunningController {
             inventory,
@@ -127,12 +128,7 @@ pub fn spawn_local(
         kubeconfig: Some(kubeconfig),
         ..ControllerConfig::default()
     };
-    let uplink = UplinkConfig {
-        name: name.into(),
-        cluster: name.into(),
-        backend,
-        token: token.into(),
-    };
+    let uplink = UplinkConfig::plain(name, name, backend, token);
     spawn(
         config,
         Some((uplink, SocketAddr::from(([127, 0, 0, 1], 0)))),

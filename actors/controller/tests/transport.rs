@@ -9,7 +9,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::linked::{eventually, with_client, Linked, NAME};
+use common::linked::{eventually, with_client, Linked, NAME, WHISPERER_PIN};
 use common::{ip, minute, usage_record};
 use spider_backend::client::{BackendClient, UsageGrouping, UsagePush, UsageRequest};
 use spider_controller::attach::{AttachRequest, PodAttachmentState, Target};
@@ -123,6 +123,8 @@ async fn the_backend_attaches_lists_and_detaches_through_the_controller() {
             value("SPIDER_CONTROLLER"),
             Some(linked.controller.to_string())
         );
+        // And verifies TLS with the pin it was given (it cannot mount a CA file).
+        assert_eq!(value("SPIDER_TLS_PIN").as_deref(), Some(WHISPERER_PIN));
     }
     linked.cluster.server.store().set_log(
         "shop",

@@ -30,6 +30,8 @@ pub struct GocipherConfig {
     pub upstream: Upstream,
     /// The token the upstream accepts.
     pub token: String,
+    /// How the upstream is reached: plain TCP (default), or TLS verifying its certificate.
+    pub tls: spider_backend::client::ClientTransport,
     /// Bucket length: a minute by default; whole seconds (tests use a few).
     pub bucket: Duration,
     /// The cgroup v2 folder whose sockets are counted (with its descendants); `None`: the whole
@@ -55,6 +57,7 @@ impl GocipherConfig {
             name: name.into(),
             upstream,
             token: token.into(),
+            tls: spider_backend::client::ClientTransport::Plain,
             bucket: Duration::from_secs(60),
             cgroup: None,
             flow_entries: 16_384,

@@ -154,7 +154,8 @@ impl Gocipher {
                         started,
                         config.max_buffered_records,
                         (host_mode && config.register).then(|| control.clone()),
-                    ),
+                    )
+                    .over(config.tls.clone()),
                     counters: actor_counters,
                     control,
                     status_interval: config.status_interval,

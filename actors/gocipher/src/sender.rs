@@ -30,6 +30,7 @@ struct Batch {
 
 pub(crate) struct Sender {
     addr: SocketAddr,
+    transport: spider_backend::client::ClientTransport,
     token: String,
     agent: String,
     pub incarnation: u64,
@@ -68,6 +69,7 @@ impl Sender {
     ) -> Self {
         Self {
             addr,
+            transport: spider_backend::client::ClientTransport::Plain,
             token,
             agent,
             incarnation,
@@ -83,6 +85,12 @@ impl Sender {
             batches_sent: 0,
             batches_acked: 0,
         }
+    }
+
+    /// Reaches the upstream over `transport` (TLS) rather than plain TCP.
+    pub fn over(mut self, transport: spider_backend::client::ClientTransport) -> Self {
+        self.transport = transport;
+        self
     }
 
     /// Records waiting for an acknowledgement.
@@ -158,7 +166,7 @@ impl Sender {
         }
         let client = tokio::time::timeout(
             CONNECT_TIMEOUT,
-            BackendClient::connect(self.addr, &self.token),
+            BackendClient::connect_over(self.addr, &self.transport, &self.token),
         )
         .await
         .map_err(|_| format!("connecting to {} timed out", self.addr))?

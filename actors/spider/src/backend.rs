@@ -12,10 +12,22 @@ pub struct BackendArgs {
     /// SPIDER_BACKEND_* environment variables override it.
     #[arg(long)]
     config: Option<PathBuf>,
+    /// The listener's certificate and key (overriding `[tls]` of the configuration).
+    #[command(flatten)]
+    tls: crate::common::ServerTlsArgs,
 }
 
 pub fn run(args: BackendArgs) -> anyhow::Result<ExitCode> {
-    let config = BackendConfig::load(args.config.as_deref()).context("invalid configuration")?;
+    let mut config =
+        BackendConfig::load(args.config.as_deref()).context("invalid configuration")?;
+    if let (Some(cert), Some(key)) = (&args.tls.tls_cert, &args.tls.tls_key) {
+        config.tls.cert = Some(cert.clone());
+        config.tls.key = Some(key.clone());
+    }
+    config.tls.insecure_plaintext |= args.tls.insecure_plaintext;
+    if let Ok(spider_backend::ServerTransport::Tls(tls)) = config.tls.server() {
+        eprintln!("spider backend: tls, certificate pin {}", tls.fingerprint());
+    }
     let node = BackendNode::start(config).context("the backend node did not start")?;
     eprintln!("spider backend: listening on {}", node.local_addr());
     crate::common::wait_for_interrupt()?;

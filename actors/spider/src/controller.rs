@@ -48,6 +48,22 @@ pub struct ControllerArgs {
     /// Where the cluster's Gociphers and Whisperers connect (usage relayed, names of IPs).
     #[arg(long, default_value = "0.0.0.0:7400")]
     pub listen: String,
+    /// TLS towards the backend.
+    #[command(flatten)]
+    pub backend_tls: crate::common::ClientTlsArgs,
+    /// TLS on the agents' listener (--listen): its certificate and key.
+    #[command(flatten)]
+    pub listener_tls: crate::common::ServerTlsArgs,
+    /// The pin(s) of the backend's and this Controller's certificates, given to the Whisperers
+    /// it attaches (`SPIDER_TLS_PIN`: an ephemeral container cannot mount a CA file).
+    /// Default: this Controller's own certificate's pin when its listener is TLS.
+    #[arg(
+        long,
+        env = "SPIDER_WHISPERER_TLS_PIN",
+        value_name = "sha256:HEX",
+        value_delimiter = ','
+    )]
+    pub whisperer_tls_pin: Vec<String>,
     /// The cluster's DNS domain.
     #[arg(long, default_value = "cluster.local")]
     pub cluster_domain: String,
@@ -58,7 +74,7 @@ pub struct ControllerArgs {
 }
 
 pub fn run(args: ControllerArgs) -> anyhow::Result<ExitCode> {
-    let config = ControllerConfig {
+    let mut config = ControllerConfig {
         name: args.name.clone(),
         cluster: args.cluster.clone(),
         kubeconfig: args.kubeconfig.clone(),
@@ -66,25 +82,46 @@ pub fn run(args: ControllerArgs) -> anyhow::Result<ExitCode> {
         ip_retention: Duration::from_secs(args.ip_history_minutes * 60),
         cluster_domain: args.cluster_domain.clone(),
         advertise: args.advertise.clone(),
+        whisperer_tls_pins: args
+            .whisperer_tls_pin
+            .iter()
+            .map(|pin| spider_tls::Fingerprint::parse(pin).map(|pin| pin.to_string()))
+            .collect::<Result<_, _>>()?,
         ..ControllerConfig::default()
     };
     let uplink = match (&args.backend, args.once) {
         (Some(backend), false) => {
-            let uplink = UplinkConfig {
-                name: config.name.clone(),
-                cluster: config.cluster.clone(),
-                backend: crate::common::resolve("backend", backend)?,
-                token: crate::common::token(args.token.as_deref(), args.token_file.as_deref())?,
-            };
             let listen: SocketAddr = args
                 .listen
                 .parse()
                 .with_context(|| format!("--listen: not an address: {}", args.listen))?;
+            let token = crate::common::token(args.token.as_deref(), args.token_file.as_deref())?;
+            let mut uplink = UplinkConfig::plain(
+                &config.name,
+                &config.cluster,
+                crate::common::resolve("backend", backend)?,
+                &token,
+            );
+            uplink.backend_tls = args.backend_tls.transport(backend)?;
+            uplink.listener.transport = args.listener_tls.transport(listen)?;
             Some((uplink, listen))
         }
         _ => None,
     };
     let backend = uplink.as_ref().map(|(uplink, _)| uplink.backend);
+    let listener_pin = uplink
+        .as_ref()
+        .and_then(|(uplink, _)| match &uplink.listener.transport {
+            spider_backend::ServerTransport::Tls(tls) => Some(tls.fingerprint()),
+            spider_backend::ServerTransport::Plain => None,
+        });
+    // Attached Whisperers verify the backend and this Controller with the given pins, or, when
+    // this listener is TLS, its own certificate's (one certificate for both, as in deploy/).
+    if config.whisperer_tls_pins.is_empty() {
+        if let Some(pin) = listener_pin {
+            config.whisperer_tls_pins = vec![pin.to_string()];
+        }
+    }
     let running = process::spawn(config.clone(), uplink)?;
     let snapshot = running.inventory.snapshot();
     if args.once {
@@ -102,8 +139,12 @@ pub fn run(args: ControllerArgs) -> anyhow::Result<ExitCode> {
     );
     match (backend, running.listen) {
         (Some(backend), Some(listen)) => eprintln!(
-            "controller {}: backend {backend}, agents connect to {listen}",
-            config.name
+            "controller {}: backend {backend}, agents connect to {listen}{}",
+            config.name,
+            match &listener_pin {
+                Some(pin) => format!(" (tls, certificate pin {pin})"),
+                None => String::new(),
+            }
         ),
         _ => eprintln!(
             "controller {}: no --backend: keeping the inventory only",

@@ -13,6 +13,9 @@ pub struct GatewayArgs {
     /// The backend node's Cap'n Proto address (`HOST:PORT`, resolved at start).
     #[arg(long, default_value = "127.0.0.1:7070")]
     backend: String,
+    /// TLS towards the backend.
+    #[command(flatten)]
+    tls: crate::common::ClientTlsArgs,
     /// Where to serve the API and the UI.
     #[arg(long, default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
@@ -43,6 +46,7 @@ pub fn run(args: GatewayArgs) -> anyhow::Result<ExitCode> {
     }
     let backend = crate::common::resolve("backend", &args.backend)?;
     let mut config = GatewayConfig::new(args.listen, backend, token);
+    config.backend_tls = args.tls.transport(&args.backend)?;
     config.ui_dir = args.ui;
     let gateway = Gateway::start(config).context("the gateway did not start")?;
     eprintln!(

@@ -18,6 +18,9 @@ pub struct GocipherArgs {
     /// A backend node's Cap'n Proto address (HOST:PORT), on plain hosts without a Controller.
     #[arg(long, env = "SPIDER_BACKEND")]
     pub backend: Option<String>,
+    /// TLS towards the Controller or the backend.
+    #[command(flatten)]
+    pub tls: crate::common::ClientTlsArgs,
     /// The token to log in with (or --token-file, or SPIDER_TOKEN).
     #[arg(long, env = "SPIDER_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
@@ -53,9 +56,15 @@ pub struct GocipherArgs {
 
 /// The configuration the arguments describe (shared with `spider up`).
 pub fn config_of(args: &GocipherArgs) -> anyhow::Result<GocipherConfig> {
-    let upstream = match (&args.controller, &args.backend) {
-        (Some(addr), _) => Upstream::Controller(crate::common::resolve("controller", addr)?),
-        (None, Some(addr)) => Upstream::Backend(crate::common::resolve("backend", addr)?),
+    let (upstream, target) = match (&args.controller, &args.backend) {
+        (Some(addr), _) => (
+            Upstream::Controller(crate::common::resolve("controller", addr)?),
+            addr,
+        ),
+        (None, Some(addr)) => (
+            Upstream::Backend(crate::common::resolve("backend", addr)?),
+            addr,
+        ),
         (None, None) => bail!("where to send the usage: --controller ADDR or --backend ADDR"),
     };
     let token = crate::common::token(args.token.as_deref(), args.token_file.as_deref())?;
@@ -66,6 +75,7 @@ pub fn config_of(args: &GocipherArgs) -> anyhow::Result<GocipherConfig> {
         upstream,
         token,
     );
+    config.tls = args.tls.transport(target)?;
     config.bucket = Duration::from_secs(args.bucket_seconds);
     config.cgroup = args.cgroup.clone();
     config.flow_entries = args.flow_entries;

@@ -5,6 +5,7 @@
 
 mod analyze;
 mod backend;
+mod cert;
 mod common;
 mod controller;
 mod gateway;
@@ -39,6 +40,8 @@ enum Command {
         /// http, tcp_session, dns, host, packet or usage.
         kind: Option<String>,
     },
+    /// Make a self-signed certificate for a listener (backend, Controller) and print its pin.
+    Cert(cert::CertArgs),
     /// Run every role in one process, with embedded storage in a local folder.
     Up(up::UpArgs),
     /// Run a backend node: ingest from agents, storage shards, the query API.
@@ -65,6 +68,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Analyze(args) => analyze::run(args),
         Command::Schema { kind } => print_schema(kind.as_deref()),
+        Command::Cert(args) => cert::run(args),
         Command::Up(args) => up::run(args),
         Command::Backend(args) => backend::run(args),
         Command::Gateway(args) => gateway::run(args),

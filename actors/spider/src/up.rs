@@ -23,9 +23,13 @@ pub struct UpArgs {
     /// The UI and the REST API.
     #[arg(long, default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
-    /// The backend's Cap'n Proto API, for agents and integrations.
+    /// The backend's Cap'n Proto API, for agents and integrations (plaintext: the roles in this
+    /// process use it over loopback).
     #[arg(long, default_value = "127.0.0.1:7070")]
     rpc_listen: SocketAddr,
+    /// Allow --rpc-listen on an address other than loopback, in plaintext.
+    #[arg(long)]
+    insecure_plaintext: bool,
     /// Interfaces to capture on (repeat the option; default: every interface).
     #[arg(long = "iface")]
     ifaces: Vec<String>,
@@ -138,6 +142,10 @@ pub fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
         data_dir: args.data.clone(),
         listen: args.rpc_listen,
         admin_token: token.clone(),
+        tls: spider_backend::TlsSettings {
+            insecure_plaintext: args.insecure_plaintext,
+            ..spider_backend::TlsSettings::default()
+        },
         ..BackendConfig::default()
     };
     let node = BackendNode::start(backend).context("the backend node did not start")?;

@@ -30,6 +30,9 @@ pub struct WhispererArgs {
     /// `kubernetes`, so the Whisperer needs no Kubernetes rights. Logged in with the same token.
     #[arg(long, env = "SPIDER_CONTROLLER", value_name = "ADDR")]
     pub controller: Option<String>,
+    /// TLS towards the backend and the Controller (one CA, or the pins of both).
+    #[command(flatten)]
+    pub tls: crate::common::ClientTlsArgs,
     /// Seconds between two questions to --controller about the addresses seen since.
     #[arg(long, default_value_t = 5, value_name = "SECONDS")]
     pub names_every: u64,
@@ -99,7 +102,10 @@ pub struct WhispererArgs {
 pub fn config_of(args: &WhispererArgs) -> anyhow::Result<WhispererConfig> {
     let backend = crate::common::resolve("backend", &args.backend)?;
     let controller = match &args.controller {
-        Some(addr) => Some(crate::common::resolve("controller", addr)?),
+        Some(addr) => Some((
+            crate::common::resolve("controller", addr)?,
+            args.tls.transport(addr)?,
+        )),
         None => None,
     };
     let token = crate::common::token(args.token.as_deref(), args.token_file.as_deref())?;
@@ -129,6 +135,7 @@ pub fn config_of(args: &WhispererArgs) -> anyhow::Result<WhispererConfig> {
         .clone()
         .unwrap_or_else(|| crate::common::host_name("whisperer"));
     let mut config = WhispererConfig::new(name, backend, token, source);
+    config.backend_tls = args.tls.transport(&args.backend)?;
     config.settings = CaptureSettings {
         capture: true,
         filter: args.filter.clone(),
@@ -142,7 +149,10 @@ pub fn config_of(args: &WhispererArgs) -> anyhow::Result<WhispererConfig> {
         max_bytes: args.spill_bytes,
     });
     config.status_interval = Duration::from_secs(args.status_every.max(1));
-    config.controller = controller;
+    if let Some((addr, transport)) = controller {
+        config.controller = Some(addr);
+        config.controller_tls = transport;
+    }
     config.names_interval = Duration::from_secs(args.names_every.max(1));
     Ok(config)
 }

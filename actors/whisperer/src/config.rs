@@ -22,6 +22,8 @@ pub struct WhispererConfig {
     pub backend: SocketAddr,
     /// The token to log in with.
     pub token: String,
+    /// How the backend is reached: plain TCP (default), or TLS verifying its certificate.
+    pub backend_tls: spider_backend::client::ClientTransport,
     /// Where frames come from.
     pub source: Source,
     /// The settings the backend can change live (filter, limits, on/off).
@@ -49,6 +51,8 @@ pub struct WhispererConfig {
     /// the names of the addresses of the TCP sessions seen, and they go to the backend as hosts
     /// (source `kubernetes`). See `names.rs`.
     pub controller: Option<SocketAddr>,
+    /// How the Controller is reached: plain TCP (default), or TLS verifying its certificate.
+    pub controller_tls: spider_backend::client::ClientTransport,
     /// How often the Controller is asked about the addresses seen since.
     pub names_interval: Duration,
 }
@@ -72,6 +76,7 @@ impl WhispererConfig {
             name: name.into(),
             backend,
             token: token.into(),
+            backend_tls: spider_backend::client::ClientTransport::Plain,
             source,
             settings: CaptureSettings::default(),
             batch: BatchConfig::default(),
@@ -87,6 +92,7 @@ impl WhispererConfig {
             pipeline: PipelineConfig::default(),
             first_session_id: None,
             controller: None,
+            controller_tls: spider_backend::client::ClientTransport::Plain,
             names_interval: Duration::from_secs(5),
         }
     }

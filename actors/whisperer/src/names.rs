@@ -233,6 +233,7 @@ pub(crate) async fn run(shared: Arc<Shared>) {
     };
     let mut link = Link {
         addr,
+        transport: shared.config.controller_tls.clone(),
         client: None,
         failing: false,
     };
@@ -258,6 +259,7 @@ pub(crate) async fn run(shared: Arc<Shared>) {
 /// The connection to the Controller, made when needed and dropped at the first failure.
 struct Link {
     addr: SocketAddr,
+    transport: spider_backend::client::ClientTransport,
     client: Option<BackendClient>,
     /// The last question failed (a failure is logged as a warning once, then at debug).
     failing: bool,
@@ -307,10 +309,13 @@ impl Link {
         let client_error = |source| NamesError::Client { addr, source };
         let client = match self.client.take() {
             Some(client) => client,
-            None => tokio::time::timeout(TIMEOUT, BackendClient::connect(addr, token))
-                .await
-                .map_err(|_| NamesError::LoginTimeout(addr))?
-                .map_err(client_error)?,
+            None => {
+                let connect = BackendClient::connect_over(addr, &self.transport, token);
+                tokio::time::timeout(TIMEOUT, connect)
+                    .await
+                    .map_err(|_| NamesError::LoginTimeout(addr))?
+                    .map_err(client_error)?
+            }
         };
         let answers = tokio::time::timeout(TIMEOUT, client.names(ips))
             .await

@@ -61,7 +61,8 @@ async fn connection_loop(shared: &Arc<Shared>) {
         if shared.drained() || drain_expired(shared) {
             break;
         }
-        let connect = BackendClient::connect(config.backend, &config.token);
+        let connect =
+            BackendClient::connect_over(config.backend, &config.backend_tls, &config.token);
         let failure = match tokio::time::timeout(CONNECT_TIMEOUT, connect).await {
             Ok(Ok(client)) => {
                 shared.counters.connections.fetch_add(1, Ordering::Relaxed);

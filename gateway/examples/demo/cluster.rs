@@ -38,12 +38,7 @@ impl DemoCluster {
             kubeconfig: Some(kubeconfig),
             ..ControllerConfig::default()
         };
-        let uplink = UplinkConfig {
-            name: config.name.clone(),
-            cluster: config.cluster.clone(),
-            backend,
-            token: token.into(),
-        };
+        let uplink = UplinkConfig::plain(&config.name, &config.cluster, backend, token);
         let running =
             process::spawn(config, Some((uplink, "127.0.0.1:0".parse().unwrap()))).unwrap();
         let controller = running.listen.unwrap();

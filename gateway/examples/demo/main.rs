@@ -65,8 +65,13 @@ fn main() {
     });
     config.live_interval = Duration::from_millis(500);
     let gateway = Gateway::start(config).unwrap();
-    let (bridge, _thread) =
-        Bridge::start(node.local_addr(), token.clone(), Duration::from_secs(300)).unwrap();
+    let (bridge, _thread) = Bridge::start(
+        node.local_addr(),
+        Default::default(),
+        token.clone(),
+        Duration::from_secs(300),
+    )
+    .unwrap();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -28,6 +28,17 @@ pub struct Env {
 
 impl Env {
     pub fn start() -> Self {
+        Self::start_over(
+            spider_backend::TlsSettings::default(),
+            spider_backend::client::ClientTransport::Plain,
+        )
+    }
+
+    /// A node whose listener has `tls`, and a bridge that reaches it over `transport`.
+    pub fn start_over(
+        tls: spider_backend::TlsSettings,
+        transport: spider_backend::client::ClientTransport,
+    ) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let node = BackendNode::start(BackendConfig {
             data_dir: dir.path().to_owned(),
@@ -35,6 +46,7 @@ impl Env {
             local_shards: 2,
             admin_token: TOKEN.into(),
             sync_wal: false,
+            tls,
             ..BackendConfig::default()
         })
         .unwrap();
@@ -42,8 +54,14 @@ impl Env {
             GatewayConfig::new("127.0.0.1:0".parse().unwrap(), node.local_addr(), TOKEN);
         config.live_interval = Duration::from_millis(20);
         config.max_body_bytes = 4 * 1024 * 1024;
-        let (bridge, _thread) =
-            Bridge::start(node.local_addr(), TOKEN.into(), Duration::from_secs(60)).unwrap();
+        config.backend_tls = transport.clone();
+        let (bridge, _thread) = Bridge::start(
+            node.local_addr(),
+            transport,
+            TOKEN.into(),
+            Duration::from_secs(60),
+        )
+        .unwrap();
         let state = State::new(bridge, config);
         Self {
             node,

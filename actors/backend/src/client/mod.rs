@@ -23,6 +23,8 @@ pub use query::{
 
 use std::net::SocketAddr;
 
+pub use spider_tls::{ClientTls, ClientTransport, Fingerprint};
+
 use capnp_rpc::rpc_twoparty_capnp::Side;
 use capnp_rpc::{twoparty, RpcSystem};
 use futures::AsyncReadExt;
@@ -40,6 +42,16 @@ pub enum ClientError {
     Connect {
         addr: SocketAddr,
         source: std::io::Error,
+    },
+    #[error("{0}")]
+    Tls(spider_tls::TlsError),
+    #[error(
+        "{addr} closed the connection before login ({source}): does it expect TLS \
+         (--tls-ca or --tls-pin), or plaintext?"
+    )]
+    Closed {
+        addr: SocketAddr,
+        source: capnp::Error,
     },
     #[error("rpc: {0}")]
     Rpc(#[from] capnp::Error),
@@ -102,12 +114,21 @@ pub(crate) fn len_u32(len: usize) -> Result<u32, ClientError> {
 }
 
 impl BackendClient {
-    /// Connects and logs in with `token`.
+    /// Connects over plain TCP and logs in with `token`.
     pub async fn connect(addr: SocketAddr, token: &str) -> Result<Self, ClientError> {
-        let stream = tokio::net::TcpStream::connect(addr)
-            .await
-            .map_err(|source| ClientError::Connect { addr, source })?;
-        let _nodelay = stream.set_nodelay(true);
+        Self::connect_over(addr, &ClientTransport::Plain, token).await
+    }
+
+    /// Connects over `transport` (plain TCP, or TLS verifying the server) and logs in.
+    pub async fn connect_over(
+        addr: SocketAddr,
+        transport: &ClientTransport,
+        token: &str,
+    ) -> Result<Self, ClientError> {
+        let stream = transport.connect(addr).await.map_err(|error| match error {
+            spider_tls::TlsError::Connect { addr, source } => ClientError::Connect { addr, source },
+            other => ClientError::Tls(other),
+        })?;
         let (reader, writer) = stream.compat().split();
         let network = Box::new(twoparty::VatNetwork::new(
             futures::io::BufReader::new(reader),
@@ -120,7 +141,15 @@ impl BackendClient {
         tokio::task::spawn_local(system);
         let mut login = auth.login_request();
         login.get().init_credential().set_admin_token(token);
-        let session = login.send().promise.await?.get()?.get_session()?;
+        let session = match login.send().promise.await {
+            Ok(reply) => reply.get()?.get_session()?,
+            // Refused logins are `Failed` with the server's reason; anything else before a
+            // session is a transport that does not match (TLS against plaintext).
+            Err(source) if source.kind != capnp::ErrorKind::Failed => {
+                return Err(ClientError::Closed { addr, source })
+            }
+            Err(source) => return Err(ClientError::Rpc(source)),
+        };
         let ingest = session
             .ingest_request()
             .send()
@@ -159,8 +188,8 @@ impl BackendClient {
         self.auth.clone()
     }
 
-    /// The ingest capability itself, for callers that write their own requests (a node passing
-    /// batches on to a follower; tests of damaged messages).
+    /// The ingest capability itself (a node passing batches on to a follower; tools and tests
+    /// that send messages the typed methods cannot build).
     pub fn ingest_capability(&self) -> ingest::Client {
         self.ingest.clone()
     }

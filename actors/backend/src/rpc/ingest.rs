@@ -7,9 +7,10 @@ use std::rc::Rc;
 use spider_rpc_schema::ingest_capnp::{
     batch_ack, capture_batch, ingest, inventory_batch, usage_batch,
 };
+use spider_rpc_schema::limits::{read_name, read_records};
 use spider_rpc_schema::{
     read_dns, read_frame, read_host, read_inventory_update, read_tcp_session, read_usage,
-    VIRTUAL_SHARDS,
+    SchemaError, VIRTUAL_SHARDS,
 };
 use spider_storage::{IngestBatch, ShardRequest, ShardResponse};
 use tokio::sync::Notify;
@@ -108,9 +109,36 @@ impl Ingest {
         result
     }
 
+    /// A conversion's error as the sender sees it; a limit that was hit is counted and logged.
+    fn refused(&self, error: SchemaError) -> capnp::Error {
+        if self.router.limits.count_schema(&error) {
+            tracing::warn!(%error, "batch refused: over a limit");
+        }
+        failed(error)
+    }
+
+    /// Reads a record list of a batch within the bounds, converting each record.
+    fn records<'a, O: capnp::traits::OwnedStruct, T>(
+        &self,
+        field: &'static str,
+        list: capnp::Result<capnp::struct_list::Reader<'a, O>>,
+        read: impl FnMut(O::Reader<'a>) -> Result<T, SchemaError>,
+    ) -> Result<Vec<T>, capnp::Error> {
+        read_records(field, list, read).map_err(|error| self.refused(error))
+    }
+
+    /// Reads a batch's name (its agent, its Whisperer) within the bound.
+    fn name(
+        &self,
+        field: &'static str,
+        value: capnp::Result<capnp::text::Reader<'_>>,
+    ) -> Result<String, capnp::Error> {
+        read_name(field, value).map_err(|error| self.refused(error))
+    }
+
     async fn store(&self, batch: capture_batch::Reader<'_>) -> Result<(), capnp::Error> {
         let id = batch.get_id()?;
-        let agent = id.get_agent()?.to_str()?.to_owned();
+        let agent = self.name("batch.id.agent", id.get_agent())?;
         let incarnation = id.get_incarnation();
         let sequence = id.get_sequence();
         let shard = batch.get_shard();
@@ -118,7 +146,7 @@ impl Ingest {
             return Err(failed(format!("shard {shard} does not exist")));
         }
         let (follower, _admission) = self.role(shard, batch.get_replicated())?;
-        let whisperer = batch.get_whisperer()?.to_str()?.to_owned();
+        let whisperer = self.name("batch.whisperer", batch.get_whisperer())?;
         let drops = if batch.has_drops() {
             let drops = batch.get_drops()?;
             Some(DropTotals {
@@ -133,10 +161,12 @@ impl Ingest {
         self.registry
             .apply_retention(&whisperer, batch.get_retention_ttl())
             .await;
-        let frames = read_all(batch.get_frames()?, |frame| read_frame(frame, &whisperer))?;
-        let sessions = read_all(batch.get_sessions()?, read_tcp_session)?;
-        let hosts = read_all(batch.get_hosts()?, read_host)?;
-        let dns = read_all(batch.get_dns()?, read_dns)?;
+        let frames = self.records("batch.frames", batch.get_frames(), |frame| {
+            read_frame(frame, &whisperer)
+        })?;
+        let sessions = self.records("batch.sessions", batch.get_sessions(), read_tcp_session)?;
+        let hosts = self.records("batch.hosts", batch.get_hosts(), read_host)?;
+        let dns = self.records("batch.dns", batch.get_dns(), read_dns)?;
         let worker = self
             .router
             .worker(shard)
@@ -198,7 +228,7 @@ impl Ingest {
     /// A batch of per-minute usage counters, stored by its shard (counters add up).
     async fn store_usage(&self, batch: usage_batch::Reader<'_>) -> Result<(), capnp::Error> {
         let id = batch.get_id()?;
-        let agent = id.get_agent()?.to_str()?.to_owned();
+        let agent = self.name("batch.id.agent", id.get_agent())?;
         let incarnation = id.get_incarnation();
         let sequence = id.get_sequence();
         let shard = batch.get_shard();
@@ -211,7 +241,7 @@ impl Ingest {
             agent.clone(),
         );
         let (follower, _admission) = self.role(shard, batch.get_replicated())?;
-        stored.usage = read_all(batch.get_records()?, read_usage)?;
+        stored.usage = self.records("batch.records", batch.get_records(), read_usage)?;
         self.store_in_shard(shard, stored).await?;
         let key = (agent.as_str(), incarnation, shard, sequence);
         self.pass_on(follower.as_deref(), key, |ingest| async move {
@@ -231,10 +261,10 @@ impl Ingest {
         batch: inventory_batch::Reader<'_>,
     ) -> Result<(), capnp::Error> {
         let id = batch.get_id()?;
-        let agent = id.get_agent()?.to_str()?.to_owned();
+        let agent = self.name("batch.id.agent", id.get_agent())?;
         let incarnation = id.get_incarnation();
         let sequence = id.get_sequence();
-        let update = read_inventory_update(batch.get_update()?).map_err(failed)?;
+        let update = read_inventory_update(batch.get_update()?).map_err(|e| self.refused(e))?;
         let shard = spider_rpc_schema::inventory_shard(&update.controller);
         if batch.get_shard() != shard {
             return Err(failed(format!(
@@ -352,6 +382,15 @@ impl Ingest {
         *stored = (*stored).max(sequence);
     }
 
+    /// Counts an error reading a call's message when it is a limit (traversal, size).
+    fn counted<T>(&self, read: capnp::Result<T>) -> capnp::Result<T> {
+        read.inspect_err(|error| {
+            if self.router.limits.count_capnp(error) {
+                tracing::warn!(%error, "push refused: over a limit");
+            }
+        })
+    }
+
     /// Counts a push from its arrival to its end, so that `flush` can wait for it.
     async fn tracked<F: std::future::Future<Output = Result<(), capnp::Error>>>(
         &self,
@@ -370,7 +409,7 @@ impl ingest::Server for Ingest {
         self: Rc<Self>,
         params: ingest::PushCaptureParams,
     ) -> Result<(), capnp::Error> {
-        let batch = params.get()?.get_batch()?;
+        let batch = self.counted(params.get().and_then(|p| p.get_batch()))?;
         let stored = self.store(batch);
         self.tracked(self.in_order("capture", batch.get_id()?, batch.get_shard(), stored))
             .await
@@ -380,7 +419,7 @@ impl ingest::Server for Ingest {
         self: Rc<Self>,
         params: ingest::PushUsageParams,
     ) -> Result<(), capnp::Error> {
-        let batch = params.get()?.get_batch()?;
+        let batch = self.counted(params.get().and_then(|p| p.get_batch()))?;
         let stored = self.store_usage(batch);
         self.tracked(self.in_order("usage", batch.get_id()?, batch.get_shard(), stored))
             .await
@@ -398,7 +437,7 @@ impl ingest::Server for Ingest {
         self: Rc<Self>,
         params: ingest::PushInventoryParams,
     ) -> Result<(), capnp::Error> {
-        let batch = params.get()?.get_batch()?;
+        let batch = self.counted(params.get().and_then(|p| p.get_batch()))?;
         let stored = self.store_inventory(batch);
         self.tracked(self.in_order("inventory", batch.get_id()?, batch.get_shard(), stored))
             .await
@@ -491,17 +530,6 @@ impl ingest::Server for Ingest {
         );
         Ok(())
     }
-}
-
-/// Every record of a list, converted at the boundary; the first malformed one fails the batch.
-fn read_all<'a, O: capnp::traits::OwnedStruct, T>(
-    list: capnp::struct_list::Reader<'a, O>,
-    read: impl FnMut(O::Reader<'a>) -> Result<T, spider_rpc_schema::SchemaError>,
-) -> Result<Vec<T>, capnp::Error> {
-    list.iter()
-        .map(read)
-        .collect::<Result<_, _>>()
-        .map_err(failed)
 }
 
 /// Fills a list of acks initialised with as many elements as `acks` yields.

@@ -6,6 +6,7 @@
 mod agents;
 mod auth;
 mod copy;
+mod counted;
 mod ingest;
 mod paging;
 mod peers;
@@ -16,31 +17,49 @@ use capnp_rpc::rpc_twoparty_capnp::Side;
 use capnp_rpc::{twoparty, RpcSystem};
 use futures::AsyncReadExt;
 use spider_rpc_schema::auth_capnp::auth as auth_schema;
+use spider_tls::ServerTransport;
 use tokio::net::TcpListener;
 use tokio_util::compat::TokioAsyncReadCompatExt;
 
+use crate::client::ClientTransport;
+use crate::limits::LimitCounters;
 use crate::registry::Registry;
 use crate::router::Router;
 
 /// Accepts connections until the listener fails; each gets its own RPC system.
 pub(crate) async fn serve(
     listener: TcpListener,
+    settings: ListenerSettings,
     router: Router,
     registry: Registry,
     admin_token: String,
+    peer_transport: ClientTransport,
 ) {
-    let peers = peers::Peers::new(admin_token.clone());
+    let peers = peers::Peers::new(admin_token.clone(), peer_transport);
     if router.placement.is_some() {
         tokio::task::spawn_local(copy::follow_moves(router.clone(), peers.clone()));
     }
     let bootstrap: auth_schema::Client =
         capnp_rpc::new_client(auth::Auth::new(router, registry, admin_token, peers));
-    serve_connections(listener, bootstrap.client).await;
+    serve_connections(listener, settings, bootstrap.client).await;
+}
+
+/// How a Cap'n Proto listener takes its connections: plain TCP or TLS, messages read with
+/// `spider_rpc_schema::limits::reader_options` (size and traversal limits), refusals counted.
+#[derive(Debug, Clone, Default)]
+pub struct ListenerSettings {
+    pub transport: ServerTransport,
+    pub counters: LimitCounters,
 }
 
 /// Accepts Cap'n Proto connections on `listener` (on this thread's `LocalSet`), each with its
-/// own RPC system whose bootstrap capability is `bootstrap` (an `Auth`, by convention).
-pub async fn serve_connections(listener: TcpListener, bootstrap: capnp::capability::Client) {
+/// own RPC system whose bootstrap capability is `bootstrap` (an `Auth`, by convention). A TLS
+/// handshake runs in the connection's own task, so a slow client holds up no other.
+pub async fn serve_connections(
+    listener: TcpListener,
+    settings: ListenerSettings,
+    bootstrap: capnp::capability::Client,
+) {
     loop {
         let (stream, peer) = match listener.accept().await {
             Ok(accepted) => accepted,
@@ -49,18 +68,34 @@ pub async fn serve_connections(listener: TcpListener, bootstrap: capnp::capabili
                 continue;
             }
         };
-        if let Err(error) = stream.set_nodelay(true) {
-            tracing::debug!(%error, "cannot set nodelay");
-        }
-        let (reader, writer) = stream.compat().split();
-        let network = twoparty::VatNetwork::new(
-            futures::io::BufReader::new(reader),
-            futures::io::BufWriter::new(writer),
-            Side::Server,
-            Default::default(),
-        );
-        let system = RpcSystem::new(Box::new(network), Some(bootstrap.clone()));
+        let settings = settings.clone();
+        let bootstrap = bootstrap.clone();
         tokio::task::spawn_local(async move {
+            let stream = match settings.transport.accept(stream).await {
+                Ok(stream) => stream,
+                Err(error) if spider_tls::is_silent_close(&error) => {
+                    tracing::debug!(%peer, "closed before the tls handshake (a port check)");
+                    return;
+                }
+                Err(error) => {
+                    settings.counters.tls_handshake_failed();
+                    tracing::warn!(%peer, %error, "tls handshake failed: connection refused");
+                    return;
+                }
+            };
+            let (reader, writer) = stream.compat().split();
+            let network = twoparty::VatNetwork::new(
+                futures::io::BufReader::new(reader),
+                futures::io::BufWriter::new(writer),
+                Side::Server,
+                spider_rpc_schema::limits::reader_options(),
+            );
+            let network = counted::Counted {
+                inner: network,
+                counters: settings.counters,
+                peer,
+            };
+            let system = RpcSystem::new(Box::new(network), Some(bootstrap));
             if let Err(error) = system.await {
                 tracing::debug!(%peer, %error, "rpc connection ended");
             }

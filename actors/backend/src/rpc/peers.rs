@@ -12,11 +12,12 @@ use std::rc::Rc;
 use spider_rpc_schema::ingest_capnp::ingest;
 
 use super::failed;
-use crate::client::{Ack, BackendClient};
+use crate::client::{Ack, BackendClient, ClientTransport};
 
 #[derive(Clone)]
 pub(crate) struct Peers {
     token: String,
+    transport: ClientTransport,
     nodes: Rc<RefCell<HashMap<String, Peer>>>,
 }
 
@@ -27,9 +28,10 @@ struct Peer {
 }
 
 impl Peers {
-    pub fn new(token: String) -> Self {
+    pub fn new(token: String, transport: ClientTransport) -> Self {
         Self {
             token,
+            transport,
             nodes: Rc::new(RefCell::new(HashMap::new())),
         }
     }
@@ -43,7 +45,11 @@ impl Peers {
             .map_err(|error| failed(format!("follower {address}: {error}")))?
             .next()
             .ok_or_else(|| failed(format!("follower {address}: no address")))?;
-        let client = BackendClient::connect(addr, &self.token)
+        let transport = self
+            .transport
+            .for_target(address)
+            .map_err(|error| failed(format!("follower {address}: {error}")))?;
+        let client = BackendClient::connect_over(addr, &transport, &self.token)
             .await
             .map_err(|error| failed(format!("follower {address}: {error}")))?;
         let peer = Peer {

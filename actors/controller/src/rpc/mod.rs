@@ -26,14 +26,16 @@ pub async fn run(uplink: UplinkConfig, listener: Option<TcpListener>, commands: 
         enrich: Rc::new(Cell::new(true)),
         records: Rc::new(Cell::new(0)),
         batches: Rc::new(Cell::new(0)),
+        limits: uplink.listener.counters.clone(),
     };
+    let settings = uplink.listener.clone();
     let link = uplink::run(uplink, state.clone());
     match listener {
         None => link.await,
         Some(listener) => {
             let bootstrap: spider_rpc_schema::auth_capnp::auth::Client =
                 capnp_rpc::new_client(RelayAuth(state));
-            let serve = spider_backend::serve_connections(listener, bootstrap.client);
+            let serve = spider_backend::serve_connections(listener, settings, bootstrap.client);
             futures::future::join(link, serve).await;
         }
     }

@@ -11,6 +11,7 @@ use spider_backend::client::{CommandServer, ControllerCommands};
 use spider_rpc_schema::auth_capnp::{auth, session};
 use spider_rpc_schema::controller_capnp::name_service;
 use spider_rpc_schema::ingest_capnp::ingest;
+use spider_rpc_schema::limits::read_records;
 use spider_rpc_schema::{read_usage, write_usage};
 
 use crate::enrich::enrich;
@@ -28,6 +29,8 @@ pub struct RelayState {
     /// Usage records relayed, for the Controller's status.
     pub records: Rc<Cell<u64>>,
     pub batches: Rc<Cell<u64>>,
+    /// The agents' listener's refusals (a batch over the bounds is one).
+    pub limits: spider_backend::LimitCounters,
 }
 
 impl std::fmt::Debug for RelayState {
@@ -172,12 +175,15 @@ impl ingest::Server for EnrichingIngest {
         params: ingest::PushUsageParams,
     ) -> Result<(), capnp::Error> {
         let batch = params.get()?.get_batch()?;
-        let mut records = batch
-            .get_records()?
-            .iter()
-            .map(read_usage)
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(failed)?;
+        // Within the bounds every listener applies (no zero-sized records, at most a batch's
+        // worth), before a record is read; a refusal is counted with the listener's.
+        let mut records =
+            read_records("batch.records", batch.get_records(), read_usage).map_err(|error| {
+                if self.state.limits.count_schema(&error) {
+                    tracing::warn!(%error, "usage batch refused: over a limit");
+                }
+                failed(error)
+            })?;
         if self.state.enrich.get() {
             enrich(&self.state.inventory, &mut records);
         }

@@ -29,6 +29,24 @@ pub struct UplinkConfig {
     pub cluster: String,
     pub backend: SocketAddr,
     pub token: String,
+    /// How the backend is reached: plain TCP, or TLS verifying its certificate.
+    pub backend_tls: spider_backend::client::ClientTransport,
+    /// How the agents' listener takes connections (plain TCP or TLS), refusals counted.
+    pub listener: spider_backend::ListenerSettings,
+}
+
+impl UplinkConfig {
+    /// A link over plain TCP, the agents' listener plain too (loopback, tests).
+    pub fn plain(name: &str, cluster: &str, backend: SocketAddr, token: &str) -> Self {
+        Self {
+            name: name.into(),
+            cluster: cluster.into(),
+            backend,
+            token: token.into(),
+            backend_tls: spider_backend::client::ClientTransport::Plain,
+            listener: spider_backend::ListenerSettings::default(),
+        }
+    }
 }
 
 /// The Controller as an agent of the backend.
@@ -124,7 +142,8 @@ async fn connected(
     state: &RelayState,
     agent: &Rc<ControllerAgent>,
 ) -> Result<(), ControllerError> {
-    let client = BackendClient::connect(config.backend, &config.token).await?;
+    let client =
+        BackendClient::connect_over(config.backend, &config.backend_tls, &config.token).await?;
     let incarnation = u64::try_from(now_ns()).unwrap_or(1).max(1);
     let info = AgentInfo {
         kind: AgentKind::Controller,

@@ -15,6 +15,9 @@ use super::{within, Cluster};
 
 pub const TOKEN: &str = "controller-test-token-0123456789";
 pub const NAME: &str = "controller-test";
+/// The pin attached Whisperers are given (`SPIDER_TLS_PIN`).
+pub const WHISPERER_PIN: &str =
+    "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 
 /// A cluster, a backend node, and a Controller linked to both.
 pub struct Linked {
@@ -43,14 +46,10 @@ impl Linked {
         let config = ControllerConfig {
             name: NAME.into(),
             cluster: "test-cluster".into(),
+            whisperer_tls_pins: vec![WHISPERER_PIN.into()],
             ..cluster.config.clone()
         };
-        let uplink = UplinkConfig {
-            name: NAME.into(),
-            cluster: "test-cluster".into(),
-            backend,
-            token: TOKEN.into(),
-        };
+        let uplink = UplinkConfig::plain(NAME, "test-cluster", backend, TOKEN);
         let running = process::spawn(config, Some((uplink, "127.0.0.1:0".parse().expect("addr"))))
             .expect("controller");
         let controller = running.listen.expect("listening");
