@@ -44,6 +44,25 @@ impl StorageError {
         }
     }
 
+    /// True when the write failed because the shard's disk is full (ENOSPC from RocksDB, the
+    /// index or a file write): the batch was not stored and may be sent again once space returns.
+    pub fn is_disk_full(&self) -> bool {
+        match self {
+            Self::Io { source, .. } => {
+                source.kind() == std::io::ErrorKind::StorageFull
+                    || source.raw_os_error() == Some(28)
+            }
+            Self::Rocks(error) => error.to_string().contains("No space left on device"),
+            Self::Index(error) => error.to_string().contains("No space left on device"),
+            _ => false,
+        }
+    }
+
+    /// True when a batch was refused because it follows a batch not stored.
+    pub fn is_gap(&self) -> bool {
+        matches!(self, Self::InvalidRequest(reason) if reason.contains("follows a gap"))
+    }
+
     pub(crate) fn corrupt(cf: &'static str, what: &'static str, reason: impl ToString) -> Self {
         Self::Corrupt {
             cf,

@@ -16,6 +16,7 @@ mod node;
 mod registry;
 mod router;
 mod rpc;
+mod stats;
 pub mod testing;
 mod worker;
 
@@ -23,3 +24,5 @@ pub use cluster::ClusterSettings;
 pub use config::{BackendConfig, ConfigError, IndexSettings, RetentionConfig, TextIndexSettings};
 pub use node::{BackendNode, NodeError};
 pub use rpc::serve_connections;
+pub use rpc::STORAGE_FULL;
+pub use stats::{folder_bytes, NodeStats, NodeTelemetry, Refusal};

@@ -11,6 +11,7 @@ use crate::cluster::{ClusterSettings, Placement};
 use crate::config::BackendConfig;
 use crate::registry::Registry;
 use crate::router::Router;
+use crate::stats::{NodeStats, NodeTelemetry};
 use crate::worker::CaptureWorker;
 
 /// Why a node did not start.
@@ -43,6 +44,7 @@ pub enum NodeError {
 pub struct BackendNode {
     addr: SocketAddr,
     shards: Vec<actix::Addr<spider_storage::ShardActor>>,
+    telemetry: NodeTelemetry,
     stop_actors: Option<tokio::sync::oneshot::Sender<()>>,
     stop_rpc: Option<tokio::sync::oneshot::Sender<()>>,
     threads: Vec<JoinHandle<()>>,
@@ -89,6 +91,11 @@ impl BackendNode {
             .map_err(NodeError::Runtime)?;
         let router = router_rx.recv().map_err(|_| NodeError::Aborted)??;
         let shards = router.shards.clone();
+        let telemetry = NodeTelemetry {
+            stats: router.stats.clone(),
+            data_dir: config.data_dir.clone(),
+            local_shards: config.local_shards,
+        };
 
         let (addr_tx, addr_rx) = mpsc::channel::<Result<SocketAddr, NodeError>>();
         let (stop_rpc, rpc_stopped) = tokio::sync::oneshot::channel::<()>();
@@ -154,6 +161,7 @@ impl BackendNode {
         Ok(Self {
             addr,
             shards,
+            telemetry,
             stop_actors: Some(stop_actors),
             stop_rpc: Some(stop_rpc),
             threads: vec![rpc, actors],
@@ -163,6 +171,11 @@ impl BackendNode {
     /// The address the RPC listener is bound to.
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The node's counters and readiness, for a telemetry listener (`/metrics`, `/healthz`).
+    pub fn telemetry(&self) -> NodeTelemetry {
+        self.telemetry.clone()
     }
 
     /// Makes everything stored so far searchable now, rather than at the next index commit.
@@ -261,6 +274,7 @@ fn start_actors(config: &BackendConfig) -> Result<(Router, Vec<actix::Arbiter>),
         shards: Vec::new(),
         workers: Vec::new(),
         placement: None,
+        stats: std::sync::Arc::new(NodeStats::default()),
     };
     let mut arbiters = Vec::new();
     for index in 0..config.local_shards {
@@ -295,6 +309,7 @@ fn start_actors(config: &BackendConfig) -> Result<(Router, Vec<actix::Arbiter>),
             shard.clone(),
             PipelineConfig::default(),
             config.redaction.clone(),
+            router.stats.clone(),
         ));
         router.shards.push(shard);
         router.workers.push(worker);

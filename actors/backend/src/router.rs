@@ -3,7 +3,10 @@
 use actix::Addr;
 use spider_storage::ShardActor;
 
+use std::sync::Arc;
+
 use crate::cluster::Placement;
+use crate::stats::NodeStats;
 use crate::worker::CaptureWorker;
 
 /// The node's local shards: virtual shard `v` is stored by local shard `v % K`; in a cluster
@@ -13,6 +16,7 @@ pub(crate) struct Router {
     pub shards: Vec<Addr<ShardActor>>,
     pub workers: Vec<Addr<CaptureWorker>>,
     pub placement: Option<Placement>,
+    pub stats: Arc<NodeStats>,
 }
 
 impl Router {

@@ -12,13 +12,24 @@ pub struct BackendArgs {
     /// SPIDER_BACKEND_* environment variables override it.
     #[arg(long)]
     config: Option<PathBuf>,
+    /// Serve `GET /metrics` (Prometheus text, `Authorization: Bearer` with the admin token) and
+    /// `GET /healthz` on this address (HOST:PORT).
+    #[arg(long, value_name = "ADDR")]
+    metrics: Option<String>,
 }
 
 pub fn run(args: BackendArgs) -> anyhow::Result<ExitCode> {
     let config = BackendConfig::load(args.config.as_deref()).context("invalid configuration")?;
-    let node = BackendNode::start(config).context("the backend node did not start")?;
+    let node = BackendNode::start(config.clone()).context("the backend node did not start")?;
     eprintln!("spider backend: listening on {}", node.local_addr());
+    let metrics = crate::common::serve_metrics(
+        "backend",
+        args.metrics.as_deref(),
+        &config.admin_token,
+        std::sync::Arc::new(node.telemetry()),
+    )?;
     crate::common::wait_for_interrupt()?;
+    drop(metrics);
     eprintln!("spider backend: stopping");
     node.stop();
     Ok(ExitCode::SUCCESS)

@@ -11,7 +11,7 @@ use spider_rpc_schema::{
     read_dns, read_frame, read_host, read_inventory_update, read_tcp_session, read_usage,
     VIRTUAL_SHARDS,
 };
-use spider_storage::{IngestBatch, ShardRequest, ShardResponse};
+use spider_storage::{IngestBatch, IngestOutcome, ShardRequest, ShardResponse, StorageError};
 use tokio::sync::Notify;
 
 use super::failed;
@@ -19,10 +19,64 @@ use super::peers::Peers;
 use crate::cluster::Role;
 use crate::registry::{DropTotals, Registry};
 use crate::router::Router;
-use crate::worker::CaptureBatch;
+use crate::stats::{BatchKind, RecordKind, Refusal};
+use crate::worker::{CaptureBatch, WorkerError};
 
 /// (agent, incarnation, shard): the key of a sender's sequence of batches to one shard.
 type SenderKey = (String, u64, u16);
+
+/// A push that was not stored: why (counted in `spider_backend_ingest_refused_total`) and the
+/// error the agent sees.
+pub(crate) struct Refused {
+    cause: Refusal,
+    error: capnp::Error,
+}
+
+impl Refused {
+    fn new(cause: Refusal, error: capnp::Error) -> Self {
+        Self { cause, error }
+    }
+
+    /// A storage failure of local shard `local`; a full disk gets its own, stable message
+    /// (`storage full: …`) so that agents can tell it from other failures.
+    fn storage(local: usize, error: &StorageError) -> Self {
+        if error.is_disk_full() {
+            Self::new(
+                Refusal::StorageFull,
+                failed(format!(
+                    "{STORAGE_FULL} shard {local} has no space left on its disk; the batch is not \
+                     stored: keep it and send it again later ({error})"
+                )),
+            )
+        } else if error.is_gap() {
+            Self::new(Refusal::Gap, failed(error))
+        } else {
+            Self::new(Refusal::Storage, failed(error))
+        }
+    }
+
+    fn worker(local: usize, error: WorkerError) -> Self {
+        match error {
+            WorkerError::Storage(error) => Self::storage(local, &error),
+            other => Self::new(Refusal::Storage, failed(other)),
+        }
+    }
+}
+
+/// The start of the error an agent gets when a shard's disk is full.
+pub const STORAGE_FULL: &str = "storage full:";
+
+impl From<capnp::Error> for Refused {
+    fn from(error: capnp::Error) -> Self {
+        Self::new(Refusal::Invalid, error)
+    }
+}
+
+impl From<std::str::Utf8Error> for Refused {
+    fn from(error: std::str::Utf8Error) -> Self {
+        Self::new(Refusal::Invalid, error.into())
+    }
+}
 
 /// One agent's ingest capability.
 ///
@@ -56,14 +110,16 @@ impl Ingest {
         }
     }
 
-    async fn store(&self, batch: capture_batch::Reader<'_>) -> Result<(), capnp::Error> {
+    async fn store(&self, batch: capture_batch::Reader<'_>) -> Result<(), Refused> {
+        let stats = &self.router.stats;
+        stats.batch(BatchKind::Capture, message_bytes(batch.total_size()));
         let id = batch.get_id()?;
         let agent = id.get_agent()?.to_str()?.to_owned();
         let incarnation = id.get_incarnation();
         let sequence = id.get_sequence();
         let shard = batch.get_shard();
         if shard >= VIRTUAL_SHARDS {
-            return Err(failed(format!("shard {shard} does not exist")));
+            return Err(failed(format!("shard {shard} does not exist")).into());
         }
         let follower = self.role(shard, batch.get_replicated())?;
         let whisperer = batch.get_whisperer()?.to_str()?.to_owned();
@@ -89,6 +145,7 @@ impl Ingest {
             .router
             .worker(shard)
             .ok_or_else(|| failed("this node serves no shard"))?;
+        let local = self.router.local(shard);
         let outcome = worker
             .send(CaptureBatch {
                 agent: format!("{agent}#{incarnation}#{shard}"),
@@ -100,8 +157,9 @@ impl Ingest {
                 dns,
             })
             .await
-            .map_err(failed)?
-            .map_err(failed)?;
+            .map_err(|error| Refused::new(Refusal::Storage, failed(error)))?
+            .map_err(|error| Refused::worker(local, error))?;
+        self.count_stored(&outcome);
         tracing::debug!(
             agent,
             sequence,
@@ -119,33 +177,37 @@ impl Ingest {
             request.get().get_batch()?.set_replicated(true);
             request.send().await
         })
-        .await?;
+        .await
+        .map_err(|error| Refused::new(Refusal::Replication, error))?;
         self.acknowledge(agent, incarnation, shard, sequence);
         Ok(())
     }
 
     /// Where this node passes a batch for `shard` on to (the group's follower), or why it
     /// refuses the batch (it neither owns nor follows the shard's group).
-    fn role(&self, shard: u16, replicated: bool) -> Result<Option<String>, capnp::Error> {
+    fn role(&self, shard: u16, replicated: bool) -> Result<Option<String>, Refused> {
         match &self.router.placement {
             None => Ok(None),
             Some(placement) => match placement.ingest_role(shard, replicated) {
                 Ok(Role::Owner { follower }) => Ok(follower),
                 Ok(Role::Follower) => Ok(None),
-                Err(message) => Err(failed(message)),
+                Err(message) => Err(Refused::new(Refusal::Placement, failed(message))),
             },
         }
     }
 
     /// A batch of per-minute usage counters, stored by its shard (counters add up).
-    async fn store_usage(&self, batch: usage_batch::Reader<'_>) -> Result<(), capnp::Error> {
+    async fn store_usage(&self, batch: usage_batch::Reader<'_>) -> Result<(), Refused> {
+        self.router
+            .stats
+            .batch(BatchKind::Usage, message_bytes(batch.total_size()));
         let id = batch.get_id()?;
         let agent = id.get_agent()?.to_str()?.to_owned();
         let incarnation = id.get_incarnation();
         let sequence = id.get_sequence();
         let shard = batch.get_shard();
         if shard >= VIRTUAL_SHARDS {
-            return Err(failed(format!("shard {shard} does not exist")));
+            return Err(failed(format!("shard {shard} does not exist")).into());
         }
         let mut stored = IngestBatch::new(
             format!("usage:{agent}#{incarnation}#{shard}"),
@@ -162,16 +224,17 @@ impl Ingest {
             request.get().get_batch()?.set_replicated(true);
             request.send().await
         })
-        .await?;
+        .await
+        .map_err(|error| Refused::new(Refusal::Replication, error))?;
         self.acknowledge(agent, incarnation, shard, sequence);
         Ok(())
     }
 
     /// A Controller's inventory snapshot or delta, stored by the shard of its name.
-    async fn store_inventory(
-        &self,
-        batch: inventory_batch::Reader<'_>,
-    ) -> Result<(), capnp::Error> {
+    async fn store_inventory(&self, batch: inventory_batch::Reader<'_>) -> Result<(), Refused> {
+        self.router
+            .stats
+            .batch(BatchKind::Inventory, message_bytes(batch.total_size()));
         let id = batch.get_id()?;
         let agent = id.get_agent()?.to_str()?.to_owned();
         let incarnation = id.get_incarnation();
@@ -183,7 +246,8 @@ impl Ingest {
                 "the inventory of {} goes to shard {shard}, not {}",
                 update.controller,
                 batch.get_shard()
-            )));
+            ))
+            .into());
         }
         let mut stored = IngestBatch::new(
             format!("inventory:{agent}#{incarnation}#{shard}"),
@@ -200,19 +264,41 @@ impl Ingest {
             request.get().get_batch()?.set_replicated(true);
             request.send().await
         })
-        .await?;
+        .await
+        .map_err(|error| Refused::new(Refusal::Replication, error))?;
         self.acknowledge(agent, incarnation, shard, sequence);
         Ok(())
     }
 
-    async fn store_in_shard(&self, shard: u16, batch: IngestBatch) -> Result<(), capnp::Error> {
-        let target = &self.router.shards[self.router.local(shard)];
+    async fn store_in_shard(&self, shard: u16, batch: IngestBatch) -> Result<(), Refused> {
+        let local = self.router.local(shard);
+        let target = &self.router.shards[local];
         match target.send(ShardRequest::Ingest(Box::new(batch))).await {
-            Ok(Ok(ShardResponse::Ingested(_))) => Ok(()),
-            Ok(Ok(_)) => Err(failed("the shard answered something else")),
-            Ok(Err(error)) => Err(failed(error)),
-            Err(error) => Err(failed(error)),
+            Ok(Ok(ShardResponse::Ingested(outcome))) => {
+                self.count_stored(&outcome);
+                Ok(())
+            }
+            Ok(Ok(_)) => Err(Refused::new(
+                Refusal::Storage,
+                failed("the shard answered something else"),
+            )),
+            Ok(Err(error)) => Err(Refused::storage(local, &error)),
+            Err(error) => Err(Refused::new(Refusal::Storage, failed(error))),
         }
+    }
+
+    /// Counts what a stored batch wrote.
+    fn count_stored(&self, outcome: &IngestOutcome) {
+        let stats = &self.router.stats;
+        stats.stored(outcome.duplicate);
+        let counts = &outcome.counts;
+        stats.records(RecordKind::Frame, counts.packets);
+        stats.records(RecordKind::Session, counts.sessions);
+        stats.records(RecordKind::Host, counts.hosts);
+        stats.records(RecordKind::Dns, counts.dns);
+        stats.records(RecordKind::Http, counts.http);
+        stats.records(RecordKind::Usage, counts.usage);
+        stats.records(RecordKind::Inventory, counts.inventory);
     }
 
     /// Passes a stored batch on to the group's follower (if any) and remembers that its
@@ -295,15 +381,24 @@ impl Ingest {
     }
 
     /// Counts a push from its arrival to its end, so that `flush` can wait for it.
-    async fn tracked<F: std::future::Future<Output = Result<(), capnp::Error>>>(
+    async fn tracked<F: std::future::Future<Output = Result<(), Refused>>>(
         &self,
         push: F,
     ) -> Result<(), capnp::Error> {
+        let stats = &self.router.stats;
         self.received.set(self.received.get() + 1);
+        stats.push_started();
         let result = push.await;
+        stats.push_ended();
         self.finished.set(self.finished.get() + 1);
         self.progress.notify_waiters();
-        result
+        result.map_err(|refused| {
+            stats.refused(refused.cause);
+            if refused.cause == Refusal::StorageFull {
+                tracing::warn!(error = %refused.error, "batch refused: storage full");
+            }
+            refused.error
+        })
     }
 }
 
@@ -420,6 +515,11 @@ impl ingest::Server for Ingest {
         );
         Ok(())
     }
+}
+
+/// The size of a received message, in bytes.
+fn message_bytes(size: capnp::Result<capnp::MessageSize>) -> u64 {
+    size.map_or(0, |size| size.word_count * 8)
 }
 
 /// Every record of a list, converted at the boundary; the first malformed one fails the batch.

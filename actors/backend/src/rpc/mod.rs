@@ -11,6 +11,8 @@ mod peers;
 mod query;
 mod shard_map;
 
+pub use ingest::STORAGE_FULL;
+
 use capnp_rpc::rpc_twoparty_capnp::Side;
 use capnp_rpc::{twoparty, RpcSystem};
 use futures::AsyncReadExt;

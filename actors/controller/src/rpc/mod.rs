@@ -18,7 +18,12 @@ pub use relay::{RelayAuth, RelayState};
 pub use uplink::UplinkConfig;
 
 /// Runs the backend link, and the agents' listener when there is one, until dropped.
-pub async fn run(uplink: UplinkConfig, listener: Option<TcpListener>, commands: Commands) {
+pub async fn run(
+    uplink: UplinkConfig,
+    listener: Option<TcpListener>,
+    commands: Commands,
+    stats: std::sync::Arc<crate::telemetry::ControllerStats>,
+) {
     let state = RelayState {
         backend: Rc::new(RefCell::new(None)),
         inventory: commands.inventory.clone(),
@@ -26,6 +31,7 @@ pub async fn run(uplink: UplinkConfig, listener: Option<TcpListener>, commands: 
         enrich: Rc::new(Cell::new(true)),
         records: Rc::new(Cell::new(0)),
         batches: Rc::new(Cell::new(0)),
+        stats,
     };
     let link = uplink::run(uplink, state.clone());
     match listener {
