@@ -161,6 +161,10 @@ impl Metrics {
             "# HELP spider_gateway_live_connections Open live WebSockets.\n# TYPE spider_gateway_live_connections gauge\nspider_gateway_live_connections {}",
             self.live_connections.load(Ordering::Relaxed)
         );
+        // Resident memory, CPU, open files and threads of the process (spider-telemetry).
+        let mut process = spider_telemetry::Exposition::new();
+        spider_telemetry::process::render(&mut process);
+        out.push_str(&process.finish());
         out
     }
 }

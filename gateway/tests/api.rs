@@ -376,6 +376,10 @@ async fn openapi_and_metrics() {
         text.contains("spider_gateway_requests_total{route=\"health\",status=\"200\"} 1"),
         "{text}"
     );
+    assert!(
+        text.contains("# TYPE spider_process_resident_memory_bytes gauge"),
+        "{text}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

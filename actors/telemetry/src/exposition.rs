@@ -114,11 +114,7 @@ fn write_labels(out: &mut String, labels: Labels<'_>, le: Option<&str>) {
     }
     out.push('{');
     let mut first = true;
-    for (name, value) in labels
-        .iter()
-        .copied()
-        .chain(le.map(|le| ("le", le)).into_iter())
-    {
+    for (name, value) in labels.iter().copied().chain(le.map(|le| ("le", le))) {
         if !first {
             out.push(',');
         }
