@@ -95,6 +95,7 @@ impl BackendNode {
             stats: router.stats.clone(),
             data_dir: config.data_dir.clone(),
             local_shards: config.local_shards,
+            min_free_bytes: config.min_free_bytes,
         };
 
         let (addr_tx, addr_rx) = mpsc::channel::<Result<SocketAddr, NodeError>>();
@@ -283,6 +284,7 @@ fn start_actors(config: &BackendConfig) -> Result<(Router, Vec<actix::Arbiter>),
         if config.sync_wal {
             shard_config.sync = WalSync::Always;
         }
+        shard_config.min_free_bytes = config.min_free_bytes;
         shard_config.default_ttl = config.retention.default;
         shard_config.usage_ttl = config.retention.usage;
         shard_config.purge_interval = config.retention.purge_interval;

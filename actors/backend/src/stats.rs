@@ -117,9 +117,6 @@ pub struct NodeStats {
     in_flight: AtomicI64,
     queries: [Histogram; QUERY_METHODS.len()],
     query_errors: [AtomicU64; QUERY_METHODS.len()],
-    /// Epoch seconds of the last refusal for a full disk, and of the last batch stored.
-    last_full: AtomicI64,
-    last_stored: AtomicI64,
 }
 
 impl NodeStats {
@@ -138,14 +135,10 @@ impl NodeStats {
         if duplicate {
             self.duplicates.fetch_add(1, Ordering::Relaxed);
         }
-        self.last_stored.store(now_secs(), Ordering::Relaxed);
     }
 
     pub fn refused(&self, cause: Refusal) {
         self.refused[cause as usize].fetch_add(1, Ordering::Relaxed);
-        if cause == Refusal::StorageFull {
-            self.last_full.store(now_secs(), Ordering::Relaxed);
-        }
     }
 
     /// Refusals of `cause` so far.
@@ -178,19 +171,6 @@ impl NodeStats {
             self.query_errors[index].fetch_add(1, Ordering::Relaxed);
         }
     }
-
-    /// True while the last write that failed for a full disk is more recent than the last one
-    /// stored.
-    pub fn storage_full(&self) -> bool {
-        let full = self.last_full.load(Ordering::Relaxed);
-        full > 0 && full >= self.last_stored.load(Ordering::Relaxed)
-    }
-}
-
-fn now_secs() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
 /// A node's telemetry: its counters and its data folder (sizes are read at each scrape).
@@ -199,12 +179,25 @@ pub struct NodeTelemetry {
     pub(crate) stats: Arc<NodeStats>,
     pub(crate) data_dir: PathBuf,
     pub(crate) local_shards: u16,
+    pub(crate) min_free_bytes: u64,
 }
 
 impl NodeTelemetry {
     /// The counters.
     pub fn stats(&self) -> &NodeStats {
         &self.stats
+    }
+
+    /// Free bytes on the disk of the data folder (None: it cannot be asked).
+    pub fn free_bytes(&self) -> Option<u64> {
+        spider_storage::free_bytes(&self.data_dir)
+    }
+
+    /// True while the data folder's disk has less room than the shards keep free (ingest is
+    /// refused).
+    pub fn storage_full(&self) -> bool {
+        self.free_bytes()
+            .is_some_and(|free| free < self.min_free_bytes)
     }
 }
 
@@ -333,14 +326,24 @@ impl Source for NodeTelemetry {
             &refs,
         );
         out.gauge(
+            "spider_backend_storage_free_bytes",
+            "Free bytes on the disk of the data folder.",
+            self.free_bytes().unwrap_or(0) as f64,
+        );
+        out.gauge(
+            "spider_backend_storage_min_free_bytes",
+            "Free bytes the shards keep: below it ingest is refused (min_free_bytes).",
+            self.min_free_bytes as f64,
+        );
+        out.gauge(
             "spider_backend_storage_full",
-            "1 while the last write refused for a full disk is newer than the last batch stored.",
-            if s.storage_full() { 1.0 } else { 0.0 },
+            "1 while the data folder's disk has less free space than the shards keep: ingest is refused.",
+            if self.storage_full() { 1.0 } else { 0.0 },
         );
     }
 
     fn health(&self) -> Health {
-        let full = self.stats.storage_full();
+        let full = self.storage_full();
         Health::default()
             .check(
                 "shards_open",

@@ -260,3 +260,59 @@ pub fn metrics_addr(line: &str) -> String {
         .unwrap()
         .to_owned()
 }
+
+/// Runs `body` on a current-thread runtime with a `LocalSet` (the RPC client is not `Send`).
+pub fn on_local<F: std::future::Future>(body: F) -> F::Output {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    tokio::task::LocalSet::new().block_on(&runtime, body)
+}
+
+/// Every stored packet of `whisperer`, paged newest first.
+pub async fn all_packets(
+    client: &spider_backend::client::BackendClient,
+    whisperer: &str,
+) -> Vec<spider_model::PacketRecord> {
+    let mut out = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = client
+            .packets(&spider_backend::client::ListRequest {
+                from: 0,
+                to: i64::MAX,
+                whisperers: vec![whisperer.to_owned()],
+                limit: 1000,
+                cursor,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert!(page.missing_shards.is_empty(), "{:?}", page.missing_shards);
+        out.extend(page.items);
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => return out,
+        }
+    }
+}
+
+/// A packet's identity for "stored exactly once": (time, wire length, bytes). Session ids are
+/// left out: a Whisperer seeds them from its start time.
+pub type PacketKey = (i64, u32, Vec<u8>);
+
+pub fn packet_key(p: &spider_model::PacketRecord) -> PacketKey {
+    (p.time, p.wire_len, p.frame.clone())
+}
+
+/// Counts of each key.
+pub fn multiset<I: IntoIterator<Item = PacketKey>>(
+    keys: I,
+) -> std::collections::BTreeMap<PacketKey, usize> {
+    let mut out = std::collections::BTreeMap::new();
+    for key in keys {
+        *out.entry(key).or_default() += 1;
+    }
+    out
+}
