@@ -1,6 +1,8 @@
 //! Faults, on real processes: a backend node killed with SIGKILL while a Whisperer replays a
 //! capture (it buffers while the node is away; the node restarts on the same data folder; every
-//! frame is stored exactly once), and a shard's disk filling up (ingest is refused with a
+//! frame is stored exactly once); a Controller killed with SIGKILL and restarted while a
+//! Gocipher sends usage through it (known loopback traffic: its bytes are stored exactly, neither
+//! lost nor doubled; root with BTF only); and a shard's disk filling up (ingest is refused with a
 //! distinct `storage full:` error that is counted, the node stays up and its health says why,
 //! everything acknowledged before is there, and ingest recovers once space returns).
 #![allow(clippy::unwrap_used)]
@@ -406,4 +408,150 @@ fn a_full_disk_refuses_ingest_clearly_keeps_what_was_acknowledged_and_recovers()
             .flat_map(|b| b.frames.iter().map(packet_key)),
     );
     assert_eq!(multiset(whispered.iter().map(packet_key)), capture_frames);
+}
+
+/// Usage bytes stored for connections to server port `port` (every direction and bucket).
+fn usage_bytes_to(rpc: &str, port: u16) -> u64 {
+    on_local(async {
+        let client = BackendClient::connect(rpc.parse().unwrap(), TOKEN)
+            .await
+            .unwrap();
+        let now = i64::try_from(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos(),
+        )
+        .unwrap();
+        let mut total = 0;
+        let mut cursor = None;
+        loop {
+            let (rows, next) = client
+                .usage(&spider_backend::client::UsageRequest {
+                    from: now - 3_600_000_000_000,
+                    to: now + 3_600_000_000_000,
+                    grouping: spider_backend::client::UsageGrouping::Connection,
+                    bucket: 0,
+                    limit: 10_000,
+                    cursor,
+                })
+                .await
+                .unwrap();
+            total += rows
+                .iter()
+                .filter(|row| row.port == Some(port))
+                .map(|row| row.bytes)
+                .sum::<u64>();
+            match next {
+                Some(next) => cursor = Some(next),
+                None => return total,
+            }
+        }
+    })
+}
+
+fn start_controller(kubeconfig: &std::path::Path, rpc: &str, listen: &str) -> Process {
+    let mut controller = Process::spawn(&[
+        "controller",
+        "--kubeconfig",
+        kubeconfig.to_str().unwrap(),
+        "--backend",
+        rpc,
+        "--token",
+        TOKEN,
+        "--listen",
+        listen,
+    ]);
+    controller.wait_for_line("agents connect to", LIMIT);
+    controller
+}
+
+#[test]
+fn gocipher_usage_through_a_restarted_controller_is_neither_lost_nor_doubled() {
+    let check = std::process::Command::new(env!("CARGO_BIN_EXE_spider"))
+        .args(["gocipher", "--check"])
+        .output()
+        .unwrap();
+    if !check.status.success() {
+        eprintln!(
+            "skipped: this kernel cannot run the Gocipher: {}",
+            String::from_utf8_lossy(&check.stderr)
+        );
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let rpc = format!("127.0.0.1:{}", free_port());
+    let config = backend_config(dir.path(), &dir.path().join("data"), &rpc, "");
+    let _backend = start_backend(&config, &[]);
+    let server =
+        spider_kube_apiserver::ApiServer::start(spider_kube_apiserver::ServerConfig::default())
+            .unwrap();
+    server.load_dir(&testdata("k8s/cluster")).unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    server.write_kubeconfig(&kubeconfig).unwrap();
+    let listen = format!("127.0.0.1:{}", free_port());
+    let mut controller = start_controller(&kubeconfig, &rpc, &listen);
+    let gocipher_metrics = format!("127.0.0.1:{}", free_port());
+    let mut gocipher = Process::spawn(&[
+        "gocipher",
+        "--controller",
+        &listen,
+        "--token",
+        TOKEN,
+        "--name",
+        "controller-restart",
+        "--bucket-seconds",
+        "1",
+        "--metrics",
+        &gocipher_metrics,
+    ]);
+    gocipher.wait_for_line("metrics on http://", LIMIT);
+
+    // Known traffic: a loopback server that only reads, a client that writes in three phases.
+    let sink = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = sink.local_addr().unwrap().port();
+    let reader = std::thread::spawn(move || {
+        let (mut stream, _) = sink.accept().unwrap();
+        std::io::copy(&mut stream, &mut std::io::sink()).unwrap()
+    });
+    let mut client = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let write = |client: &mut std::net::TcpStream, bytes: usize| {
+        use std::io::Write;
+        for _ in 0..bytes / 10_000 {
+            client.write_all(&[7u8; 10_000]).unwrap();
+        }
+    };
+    write(&mut client, 100_000);
+    until("the first phase stored", || {
+        (usage_bytes_to(&rpc, port) >= 100_000).then_some(())
+    });
+
+    // The Controller dies; the Gocipher keeps counting (and holding) while it is away.
+    controller.kill9();
+    let records = |text: &str| sample(text, "spider_gocipher_records_total", "");
+    let before = records(&scrape(&gocipher_metrics));
+    write(&mut client, 200_000);
+    until("records built while the Controller is away", || {
+        (records(&scrape(&gocipher_metrics)) > before).then_some(())
+    });
+    let _controller = start_controller(&kubeconfig, &rpc, &listen);
+    write(&mut client, 300_000);
+    drop(client);
+    assert_eq!(reader.join().unwrap(), 600_000);
+
+    let total = until("every byte stored", || {
+        let total = usage_bytes_to(&rpc, port);
+        (total >= 600_000).then_some(total)
+    });
+    // A few more batches acknowledged later, the total has not moved: nothing doubled.
+    let acked = |text: &str| sample(text, "spider_gocipher_batches_total", "stage=\"acked\"");
+    let then = acked(&scrape(&gocipher_metrics));
+    until("three more batches acknowledged", || {
+        (acked(&scrape(&gocipher_metrics)) >= then + 3.0).then_some(())
+    });
+    assert_eq!(total, 600_000, "usage bytes to port {port}");
+    assert_eq!(usage_bytes_to(&rpc, port), 600_000);
+    // The Gocipher did meet the outage (and resent what it held).
+    let log = gocipher.log_text();
+    assert!(log.contains("usage not sent yet"), "{log}");
 }
