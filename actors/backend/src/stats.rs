@@ -89,6 +89,31 @@ const PARSE_EVENTS: [&str; 6] = [
     "stream_evicted",
 ];
 
+/// The caps a query can meet (the answer is cut to them, not refused).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Clamp {
+    /// A listing page asked for more than 1000 items.
+    PageSize = 0,
+    /// A timeline asked for more than 10 000 buckets.
+    TimelineBuckets = 1,
+    /// A usage table asked for more than 100 000 rows.
+    UsageRows = 2,
+    /// An export asked for more than 256 MiB (or named no size).
+    ExportBytes = 3,
+}
+
+const CLAMPS: [&str; 4] = [
+    "page_size",
+    "timeline_buckets",
+    "usage_rows",
+    "export_bytes",
+];
+
+/// Connections to the node's RPC listener, and those that ended with an error (a message over
+/// the size limit, a protocol error, a peer gone).
+pub static RPC_CONNECTIONS: AtomicU64 = AtomicU64::new(0);
+pub static RPC_CONNECTION_ERRORS: AtomicU64 = AtomicU64::new(0);
+
 /// The query methods timed (fixed names: a bounded label).
 pub const QUERY_METHODS: [&str; 12] = [
     "http",
@@ -117,6 +142,7 @@ pub struct NodeStats {
     in_flight: AtomicI64,
     queries: [Histogram; QUERY_METHODS.len()],
     query_errors: [AtomicU64; QUERY_METHODS.len()],
+    clamped: [AtomicU64; 4],
 }
 
 impl NodeStats {
@@ -158,6 +184,11 @@ impl NodeStats {
 
     pub fn push_ended(&self) {
         self.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// Counts a query cut to a cap.
+    pub fn clamped(&self, cap: Clamp) {
+        self.clamped[cap as usize].fetch_add(1, Ordering::Relaxed);
     }
 
     /// Times one query of `method` (one of [`QUERY_METHODS`]).
@@ -308,6 +339,23 @@ impl Source for NodeTelemetry {
             "QueryService calls that failed, by method.",
             "method",
             labelled(&QUERY_METHODS, &load(&s.query_errors)),
+        );
+        write(
+            out,
+            "spider_backend_query_clamped_total",
+            "Queries cut to a cap: page size (1000), timeline buckets (10000), usage rows (100000), export bytes (256 MiB).",
+            "cap",
+            labelled(&CLAMPS, &load(&s.clamped)),
+        );
+        write(
+            out,
+            "spider_backend_rpc_connections_total",
+            "Cap'n Proto connections accepted, and those that ended with an error (among them a message over the 64 MiB limit).",
+            "event",
+            vec![
+                ("accepted".to_owned(), RPC_CONNECTIONS.load(Ordering::Relaxed)),
+                ("failed".to_owned(), RPC_CONNECTION_ERRORS.load(Ordering::Relaxed)),
+            ],
         );
         let shards: Vec<(String, u64)> = (0..self.local_shards)
             .map(|index| {

@@ -156,7 +156,8 @@ fn whisperer_and_backend_metrics_move_and_need_the_token() {
             .http(&spider_backend::client::ListRequest {
                 from: 0,
                 to: i64::MAX,
-                limit: 10,
+                // Above the page cap of 1000: cut, and counted.
+                limit: 5000,
                 ..Default::default()
             })
             .await
@@ -170,6 +171,21 @@ fn whisperer_and_backend_metrics_move_and_need_the_token() {
         "method=\"http\"",
     );
     assert_eq!(after, before + 1.0, "{text}");
+    assert_eq!(
+        sample(
+            &text,
+            "spider_backend_query_clamped_total",
+            "cap=\"page_size\""
+        ),
+        1.0
+    );
+    assert!(
+        sample(
+            &text,
+            "spider_backend_rpc_connections_total",
+            "event=\"accepted\""
+        ) >= 2.0
+    );
     backend.terminate();
 }
 

@@ -66,6 +66,49 @@ impl Health {
     }
 }
 
+/// Several sources served as one (families must not repeat across them); more can be added
+/// while it is served, e.g. the roles `spider up` starts after its gateway.
+#[derive(Clone, Default)]
+pub struct Sources(std::sync::Arc<std::sync::RwLock<Vec<std::sync::Arc<dyn Source>>>>);
+
+impl std::fmt::Debug for Sources {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let n = self.0.read().map_or(0, |list| list.len());
+        write!(f, "Sources({n})")
+    }
+}
+
+impl Sources {
+    /// Adds a source.
+    pub fn push(&self, source: std::sync::Arc<dyn Source>) {
+        if let Ok(mut list) = self.0.write() {
+            list.push(source);
+        }
+    }
+
+    fn list(&self) -> Vec<std::sync::Arc<dyn Source>> {
+        self.0.read().map(|list| list.clone()).unwrap_or_default()
+    }
+}
+
+impl Source for Sources {
+    fn render(&self, out: &mut Exposition) {
+        for source in self.list() {
+            source.render(out);
+        }
+    }
+
+    fn health(&self) -> Health {
+        Health {
+            checks: self
+                .list()
+                .iter()
+                .flat_map(|source| source.health().checks)
+                .collect(),
+        }
+    }
+}
+
 /// What a role exposes: its metrics and its readiness. Called on the listener's thread at every
 /// scrape, so it must only read (atomics, short locks), never wait on the role's work.
 pub trait Source: Send + Sync + 'static {

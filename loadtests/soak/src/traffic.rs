@@ -156,7 +156,11 @@ fn run_client(
             }
             due += interval;
             n += 1;
-            let path = if n % 50 == 0 { "missing" } else { "item" };
+            let path = if n.is_multiple_of(50) {
+                "missing"
+            } else {
+                "item"
+            };
             let request = format!(
                 "GET /soak/{path}/{client}?n={n} HTTP/1.1\r\nHost: soak.test\r\nUser-Agent: spider-soak\r\n\r\n"
             );

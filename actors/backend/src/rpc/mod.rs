@@ -13,6 +13,11 @@ mod shard_map;
 
 pub use ingest::STORAGE_FULL;
 
+/// The largest Cap'n Proto message a listener reads (64 MiB; a Whisperer's batch is sealed at
+/// 1 MiB of frames): a bigger one ends its connection, counted in
+/// `spider_backend_rpc_connections_total{event="failed"}`.
+pub const MAX_MESSAGE_BYTES: usize = 64 << 20;
+
 use capnp_rpc::rpc_twoparty_capnp::Side;
 use capnp_rpc::{twoparty, RpcSystem};
 use futures::AsyncReadExt;
@@ -55,11 +60,17 @@ pub async fn serve_connections(listener: TcpListener, bootstrap: capnp::capabili
             futures::io::BufReader::new(reader),
             futures::io::BufWriter::new(writer),
             Side::Server,
-            Default::default(),
+            capnp::message::ReaderOptions {
+                traversal_limit_in_words: Some(MAX_MESSAGE_BYTES / 8),
+                nesting_limit: 64,
+            },
         );
+        crate::stats::RPC_CONNECTIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let system = RpcSystem::new(Box::new(network), Some(bootstrap.clone()));
         tokio::task::spawn_local(async move {
             if let Err(error) = system.await {
+                crate::stats::RPC_CONNECTION_ERRORS
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 tracing::debug!(%peer, %error, "rpc connection ended");
             }
         });
