@@ -49,5 +49,5 @@ pub use disk::dir_size;
 pub use disk::free_bytes;
 pub use error::{Result, StorageError};
 pub use request::{ShardRequest, ShardResponse, ShardStatus};
-pub use shard::{now_ns, write_pcapng, Shard};
+pub use shard::{now_ns, write_pcapng, Shard, ShardMemory};
 pub use types::*;

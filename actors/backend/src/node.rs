@@ -96,6 +96,7 @@ impl BackendNode {
             data_dir: config.data_dir.clone(),
             local_shards: config.local_shards,
             min_free_bytes: config.min_free_bytes,
+            memory: router.memory.clone(),
         };
 
         let (addr_tx, addr_rx) = mpsc::channel::<Result<SocketAddr, NodeError>>();
@@ -276,6 +277,7 @@ fn start_actors(config: &BackendConfig) -> Result<(Router, Vec<actix::Arbiter>),
         workers: Vec::new(),
         placement: None,
         stats: std::sync::Arc::new(NodeStats::default()),
+        memory: Vec::new(),
     };
     let mut arbiters = Vec::new();
     for index in 0..config.local_shards {
@@ -306,6 +308,7 @@ fn start_actors(config: &BackendConfig) -> Result<(Router, Vec<actix::Arbiter>),
             path: path.clone(),
             source,
         })?;
+        router.memory.push(shard.memory());
         let (shard, arbiter) = ShardActor::spawn(shard);
         let worker = actix::Actor::start(CaptureWorker::new(
             shard.clone(),

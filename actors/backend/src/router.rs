@@ -17,6 +17,8 @@ pub(crate) struct Router {
     pub workers: Vec<Addr<CaptureWorker>>,
     pub placement: Option<Placement>,
     pub stats: Arc<NodeStats>,
+    /// Each local shard's memory (RocksDB), for `/metrics`.
+    pub memory: Vec<Arc<spider_storage::ShardMemory>>,
 }
 
 impl Router {

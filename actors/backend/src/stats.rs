@@ -211,6 +211,7 @@ pub struct NodeTelemetry {
     pub(crate) data_dir: PathBuf,
     pub(crate) local_shards: u16,
     pub(crate) min_free_bytes: u64,
+    pub(crate) memory: Vec<Arc<spider_storage::ShardMemory>>,
 }
 
 impl NodeTelemetry {
@@ -371,6 +372,19 @@ impl Source for NodeTelemetry {
         out.gauges(
             "spider_backend_storage_bytes",
             "Bytes on disk of each local storage shard (RocksDB and index).",
+            &refs,
+        );
+        let shard_names: Vec<String> = (0..self.memory.len()).map(|i| i.to_string()).collect();
+        let mut samples: Vec<([(&str, &str); 2], f64)> = Vec::new();
+        for (shard, memory) in shard_names.iter().zip(&self.memory) {
+            for (kind, bytes) in memory.parts() {
+                samples.push(([("shard", shard.as_str()), ("kind", kind)], bytes as f64));
+            }
+        }
+        let refs: Vec<(&[(&str, &str)], f64)> = samples.iter().map(|(l, n)| (&l[..], *n)).collect();
+        out.gauges(
+            "spider_backend_storage_memory_bytes",
+            "Memory of each local shard's RocksDB: memtables, block cache, table readers (read every 5 s).",
             &refs,
         );
         out.gauge(

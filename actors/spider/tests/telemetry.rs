@@ -131,6 +131,7 @@ fn whisperer_and_backend_metrics_move_and_need_the_token() {
         "spider_backend_parse_events_total",
         "spider_backend_query_duration_seconds",
         "spider_backend_storage_full",
+        "spider_backend_storage_memory_bytes",
     ] {
         assert!(has_family(&text, family), "no {family}:\n{text}");
     }

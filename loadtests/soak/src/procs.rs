@@ -300,6 +300,9 @@ pub struct Sample {
     pub backend_in_flight: f64,
     pub backend_storage_bytes: f64,
     pub backend_parse_events: f64,
+    /// RocksDB memtables and block cache of every shard.
+    pub backend_memtables_bytes: f64,
+    pub backend_block_cache_bytes: f64,
     pub controller_usage_records: f64,
     pub gocipher_dropped: f64,
     /// A page of 100 HTTP exchanges through the gateway: time and status.
@@ -315,7 +318,7 @@ impl Sample {
             .map(|(name, bytes)| format!("{name} {:.0} MiB", *bytes as f64 / 1048576.0))
             .collect();
         format!(
-            "t={:>5.0}s rss [{}] frames seen {:.0} acked {:.0} dropped {:.0}; stored http {:.0}; refused {:.0}; query {:.1} ms ({})",
+            "t={:>5.0}s rss [{}] frames seen {:.0} acked {:.0} dropped {:.0}; stored http {:.0}; refused {:.0}; memtables {:.0} MiB, block cache {:.0} MiB; query {:.1} ms ({})",
             self.seconds,
             rss.join(", "),
             self.whisperer_frames_seen,
@@ -323,6 +326,8 @@ impl Sample {
             self.whisperer_dropped_frames,
             self.backend_http_stored,
             self.backend_refused,
+            self.backend_memtables_bytes / 1048576.0,
+            self.backend_block_cache_bytes / 1048576.0,
             self.query_ms,
             self.query_status,
         )
@@ -407,6 +412,16 @@ impl Sampler {
             backend_in_flight: value(&backend, "spider_backend_ingest_in_flight", ""),
             backend_storage_bytes: value(&backend, "spider_backend_storage_bytes", ""),
             backend_parse_events: value(&backend, "spider_backend_parse_events_total", ""),
+            backend_memtables_bytes: value(
+                &backend,
+                "spider_backend_storage_memory_bytes",
+                "kind=\"memtables\"",
+            ),
+            backend_block_cache_bytes: value(
+                &backend,
+                "spider_backend_storage_memory_bytes",
+                "kind=\"block_cache\"",
+            ),
             controller_usage_records: value(
                 &controller,
                 "spider_controller_usage_records_total",

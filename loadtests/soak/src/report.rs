@@ -60,7 +60,7 @@ pub fn write(dir: &Path, run: &Run, samples: &[Sample]) -> anyhow::Result<String
     for role in &roles {
         let _ = write!(csv, ",rss_{role}_bytes");
     }
-    csv.push_str(",requests,request_errors,frames_seen,frames_acked,frames_dropped,whisperer_buffer_bytes,backend_frames,backend_http,backend_refused,backend_in_flight,backend_storage_bytes,parse_events,controller_usage_records,gocipher_dropped,query_ms,query_status\n");
+    csv.push_str(",requests,request_errors,frames_seen,frames_acked,frames_dropped,whisperer_buffer_bytes,backend_frames,backend_http,backend_refused,backend_in_flight,backend_storage_bytes,parse_events,memtables_bytes,block_cache_bytes,controller_usage_records,gocipher_dropped,query_ms,query_status\n");
     for s in samples {
         let _ = write!(csv, "{:.1}", s.seconds);
         for (_, rss) in &s.rss {
@@ -68,7 +68,7 @@ pub fn write(dir: &Path, run: &Run, samples: &[Sample]) -> anyhow::Result<String
         }
         let _ = writeln!(
             csv,
-            ",{},{},{},{},{},{},{},{},{},{},{},{},{},{},{:.2},{}",
+            ",{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{:.2},{}",
             s.requests_sent,
             s.request_errors,
             s.whisperer_frames_seen,
@@ -81,6 +81,8 @@ pub fn write(dir: &Path, run: &Run, samples: &[Sample]) -> anyhow::Result<String
             s.backend_in_flight,
             s.backend_storage_bytes,
             s.backend_parse_events,
+            s.backend_memtables_bytes,
+            s.backend_block_cache_bytes,
             s.controller_usage_records,
             s.gocipher_dropped,
             s.query_ms,
