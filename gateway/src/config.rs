@@ -23,6 +23,8 @@ pub struct GatewayConfig {
     pub request_timeout: Duration,
     /// The largest request body accepted (a capture upload), in bytes.
     pub max_body_bytes: u64,
+    /// Other roles' metrics served on this `/metrics` too (`spider up`: the node, the Whisperer).
+    pub extra_metrics: spider_telemetry::Sources,
     /// How often the live WebSocket looks for new exchanges.
     pub live_interval: Duration,
     /// The Whisperer container that attachments add, unless the request says otherwise.
@@ -69,6 +71,7 @@ impl GatewayConfig {
             ui_dir: None,
             request_timeout: Duration::from_secs(30),
             max_body_bytes: 256 * 1024 * 1024,
+            extra_metrics: spider_telemetry::Sources::default(),
             live_interval: Duration::from_secs(2),
             attach: AttachDefaults::default(),
         }

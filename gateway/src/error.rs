@@ -179,5 +179,6 @@ pub async fn recover(rejection: Rejection) -> Result<warp::reply::Response, Infa
         tracing::warn!(?rejection, "unhandled rejection");
         ApiError::bad_request(format!("request rejected: {rejection:?}"))
     };
+    crate::metrics::count_error(error.code);
     Ok(error.into_response())
 }

@@ -20,6 +20,17 @@ struct Histogram {
     sum: f64,
 }
 
+/// API errors answered, by code (a fixed set: `bad_request`, `payload_too_large`, `timeout`, …):
+/// the limits a request met are counted here.
+static ERRORS: Mutex<BTreeMap<&'static str, u64>> = Mutex::new(BTreeMap::new());
+
+/// Counts one API error of `code`.
+pub fn count_error(code: &'static str) {
+    if let Ok(mut errors) = ERRORS.lock() {
+        *errors.entry(code).or_default() += 1;
+    }
+}
+
 /// The gateway's telemetry.
 #[derive(Debug, Default)]
 pub struct Metrics {
@@ -161,6 +172,19 @@ impl Metrics {
             "# HELP spider_gateway_live_connections Open live WebSockets.\n# TYPE spider_gateway_live_connections gauge\nspider_gateway_live_connections {}",
             self.live_connections.load(Ordering::Relaxed)
         );
+        out.push_str("# HELP spider_gateway_errors_total API errors answered, by code (limits met: bad_request for a page over 1000 or a query over 64 KiB, payload_too_large, timeout).\n# TYPE spider_gateway_errors_total counter\n");
+        if let Ok(errors) = ERRORS.lock() {
+            for (code, count) in errors.iter() {
+                let _ = writeln!(
+                    out,
+                    "spider_gateway_errors_total{{code=\"{code}\"}} {count}"
+                );
+            }
+        }
+        // Resident memory, CPU, open files and threads of the process (spider-telemetry).
+        let mut process = spider_telemetry::Exposition::new();
+        spider_telemetry::process::render(&mut process);
+        out.push_str(&process.finish());
         out
     }
 }

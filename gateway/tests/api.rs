@@ -364,6 +364,8 @@ async fn openapi_and_metrics() {
         assert!(doc["paths"][path].is_object(), "{path} documented");
     }
     env.get("/api/v1/health").await;
+    // A limit met is counted by its error code.
+    assert_eq!(env.get("/api/v1/http?limit=1001").await.status(), 400);
     let response = env.get("/metrics").await;
     assert_eq!(response.status(), 200);
     assert!(response.headers()["content-type"]
@@ -374,6 +376,14 @@ async fn openapi_and_metrics() {
     assert!(text.contains("# TYPE spider_gateway_requests_total counter"));
     assert!(
         text.contains("spider_gateway_requests_total{route=\"health\",status=\"200\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("# TYPE spider_process_resident_memory_bytes gauge"),
+        "{text}"
+    );
+    assert!(
+        text.contains("spider_gateway_errors_total{code=\"bad_request\"}"),
         "{text}"
     );
 }

@@ -99,7 +99,16 @@ pub struct ShardConfig {
     /// RocksDB block cache shared by the column families of this shard.
     pub block_cache_bytes: usize,
     pub index: IndexConfig,
+    /// Free bytes kept on the shard's disk: below it a new batch is refused
+    /// ([`crate::StorageError::DiskFull`]) before anything is written, so that RocksDB never
+    /// meets a full disk (a failed WAL write leaves the database in an error state, and some
+    /// builds abort the process on it).
+    pub min_free_bytes: u64,
 }
+
+/// The default of [`ShardConfig::min_free_bytes`]: room for the memtables to be flushed
+/// (the WAL is bounded to 256 MiB), index commits and compactions.
+pub const DEFAULT_MIN_FREE_BYTES: u64 = 1 << 30;
 
 impl ShardConfig {
     pub fn new(path: impl Into<PathBuf>) -> Self {
@@ -114,6 +123,7 @@ impl ShardConfig {
             max_export_bytes: 256 * 1024 * 1024,
             block_cache_bytes: 64 * 1024 * 1024,
             index: IndexConfig::default(),
+            min_free_bytes: DEFAULT_MIN_FREE_BYTES,
         }
     }
 

@@ -31,6 +31,16 @@ pub enum StorageError {
     InvalidRequest(String),
     #[error("pcap export: {0}")]
     Pcap(#[from] spider_pcap::PcapError),
+    /// The shard's disk has less free space than it keeps: the batch was not written.
+    #[error(
+        "the disk of {path} has {free} bytes free, less than the {min_free} kept free: ingest is \
+         refused until space returns"
+    )]
+    DiskFull {
+        path: PathBuf,
+        free: u64,
+        min_free: u64,
+    },
     /// The shard actor is gone (stopped or its thread died).
     #[error("shard actor unavailable: {0}")]
     Unavailable(String),
@@ -42,6 +52,26 @@ impl StorageError {
             path: path.into(),
             source,
         }
+    }
+
+    /// True when the write failed because the shard's disk is full (ENOSPC from RocksDB, the
+    /// index or a file write): the batch was not stored and may be sent again once space returns.
+    pub fn is_disk_full(&self) -> bool {
+        match self {
+            Self::DiskFull { .. } => true,
+            Self::Io { source, .. } => {
+                source.kind() == std::io::ErrorKind::StorageFull
+                    || source.raw_os_error() == Some(28)
+            }
+            Self::Rocks(error) => error.to_string().contains("No space left on device"),
+            Self::Index(error) => error.to_string().contains("No space left on device"),
+            _ => false,
+        }
+    }
+
+    /// True when a batch was refused because it follows a batch not stored.
+    pub fn is_gap(&self) -> bool {
+        matches!(self, Self::InvalidRequest(reason) if reason.contains("follows a gap"))
     }
 
     pub(crate) fn corrupt(cf: &'static str, what: &'static str, reason: impl ToString) -> Self {

@@ -44,9 +44,10 @@ mod types;
 
 pub use actor::ShardActor;
 pub use codec::Stored;
-pub use config::{IndexConfig, ShardConfig, TextIndexing, WalSync};
+pub use config::{IndexConfig, ShardConfig, TextIndexing, WalSync, DEFAULT_MIN_FREE_BYTES};
 pub use disk::dir_size;
+pub use disk::free_bytes;
 pub use error::{Result, StorageError};
 pub use request::{ShardRequest, ShardResponse, ShardStatus};
-pub use shard::{now_ns, write_pcapng, CopyPosition, RawChunk, RawEntry, Shard};
+pub use shard::{now_ns, write_pcapng, CopyPosition, RawChunk, RawEntry, Shard, ShardMemory};
 pub use types::*;

@@ -24,6 +24,10 @@ pub struct BackendConfig {
     /// fsync the write-ahead log on every batch (`SPIDER_BACKEND_SYNC_WAL`): acknowledged batches
     /// then survive power loss, not only a crash of the process. Default false.
     pub sync_wal: bool,
+    /// Free bytes kept on each shard's disk (`SPIDER_BACKEND_MIN_FREE_BYTES`): below it, ingest
+    /// is refused with `storage full:` (counted) so that RocksDB never meets a full disk, and
+    /// taken again once space returns. Default 1 GiB.
+    pub min_free_bytes: u64,
     /// How long data is kept (`[retention]`).
     pub retention: RetentionConfig,
     /// What of HTTP exchanges is searchable as text beyond hosts, paths and queries (`[index]`).
@@ -243,6 +247,7 @@ impl Default for BackendConfig {
             local_shards: 2,
             admin_token: String::new(),
             sync_wal: false,
+            min_free_bytes: spider_storage::DEFAULT_MIN_FREE_BYTES,
             retention: RetentionConfig::default(),
             index: IndexSettings::default(),
             redaction: RedactionConfig::default(),
@@ -329,6 +334,9 @@ impl BackendConfig {
         }
         if let Some(value) = var("SPIDER_BACKEND_SYNC_WAL") {
             self.sync_wal = parse("SPIDER_BACKEND_SYNC_WAL", value)?;
+        }
+        if let Some(value) = var("SPIDER_BACKEND_MIN_FREE_BYTES") {
+            self.min_free_bytes = parse("SPIDER_BACKEND_MIN_FREE_BYTES", value)?;
         }
         if let Some(value) = var("SPIDER_BACKEND_ETCD") {
             self.cluster.etcd = Some(value);

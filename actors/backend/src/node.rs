@@ -11,6 +11,7 @@ use crate::cluster::{ClusterSettings, Placement};
 use crate::config::BackendConfig;
 use crate::registry::Registry;
 use crate::router::Router;
+use crate::stats::{NodeStats, NodeTelemetry};
 use crate::worker::CaptureWorker;
 
 /// Why a node did not start.
@@ -46,6 +47,7 @@ pub struct BackendNode {
     addr: SocketAddr,
     limits: crate::limits::LimitCounters,
     shards: Vec<actix::Addr<spider_storage::ShardActor>>,
+    telemetry: NodeTelemetry,
     stop_actors: Option<tokio::sync::oneshot::Sender<()>>,
     stop_rpc: Option<tokio::sync::oneshot::Sender<()>>,
     threads: Vec<JoinHandle<()>>,
@@ -103,6 +105,13 @@ impl BackendNode {
         let listener_settings = crate::rpc::ListenerSettings {
             transport,
             counters: limits.clone(),
+        };
+        let telemetry = NodeTelemetry {
+            stats: router.stats.clone(),
+            data_dir: config.data_dir.clone(),
+            local_shards: config.local_shards,
+            min_free_bytes: config.min_free_bytes,
+            memory: router.memory.clone(),
         };
 
         let (addr_tx, addr_rx) = mpsc::channel::<Result<SocketAddr, NodeError>>();
@@ -179,6 +188,7 @@ impl BackendNode {
             addr,
             limits,
             shards,
+            telemetry,
             stop_actors: Some(stop_actors),
             stop_rpc: Some(stop_rpc),
             threads: vec![rpc, actors],
@@ -193,6 +203,11 @@ impl BackendNode {
     /// What the node refused (TLS handshakes, messages and batches over the limits), so far.
     pub fn limits(&self) -> crate::limits::Limits {
         self.limits.snapshot()
+    }
+
+    /// The node's counters and readiness, for a telemetry listener (`/metrics`, `/healthz`).
+    pub fn telemetry(&self) -> NodeTelemetry {
+        self.telemetry.clone()
     }
 
     /// Makes everything stored so far searchable now, rather than at the next index commit.
@@ -292,6 +307,8 @@ fn start_actors(config: &BackendConfig) -> Result<(Router, Vec<actix::Arbiter>),
         workers: Vec::new(),
         placement: None,
         limits: crate::limits::LimitCounters::default(),
+        stats: std::sync::Arc::new(NodeStats::default()),
+        memory: Vec::new(),
     };
     let mut arbiters = Vec::new();
     for index in 0..config.local_shards {
@@ -300,6 +317,7 @@ fn start_actors(config: &BackendConfig) -> Result<(Router, Vec<actix::Arbiter>),
         if config.sync_wal {
             shard_config.sync = WalSync::Always;
         }
+        shard_config.min_free_bytes = config.min_free_bytes;
         shard_config.default_ttl = config.retention.default;
         shard_config.usage_ttl = config.retention.usage;
         shard_config.purge_interval = config.retention.purge_interval;
@@ -321,11 +339,13 @@ fn start_actors(config: &BackendConfig) -> Result<(Router, Vec<actix::Arbiter>),
             path: path.clone(),
             source,
         })?;
+        router.memory.push(shard.memory());
         let (shard, arbiter) = ShardActor::spawn(shard);
         let worker = actix::Actor::start(CaptureWorker::new(
             shard.clone(),
             PipelineConfig::default(),
             config.redaction.clone(),
+            router.stats.clone(),
         ));
         router.shards.push(shard);
         router.workers.push(worker);

@@ -3,7 +3,10 @@
 use actix::Addr;
 use spider_storage::ShardActor;
 
+use std::sync::Arc;
+
 use crate::cluster::Placement;
+use crate::stats::NodeStats;
 use crate::worker::CaptureWorker;
 
 /// The node's local shards: virtual shard `v` is stored by local shard `v % K`; in a cluster
@@ -15,6 +18,9 @@ pub(crate) struct Router {
     pub placement: Option<Placement>,
     /// The refusals of what agents send, counted.
     pub limits: crate::limits::LimitCounters,
+    pub stats: Arc<NodeStats>,
+    /// Each local shard's memory (RocksDB), for `/metrics`.
+    pub memory: Vec<Arc<spider_storage::ShardMemory>>,
 }
 
 impl Router {

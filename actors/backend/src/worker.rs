@@ -12,6 +12,7 @@ use spider_redact::{redact_exchange, FrameRedactor, Rules};
 use spider_storage::{IngestBatch, IngestOutcome, ShardActor, ShardRequest, ShardResponse};
 
 use crate::config::RedactionConfig;
+use crate::stats::{NodeStats, ParseEvent};
 
 /// A capture batch as a Whisperer sent it, decoded from the wire.
 #[derive(Debug)]
@@ -73,6 +74,20 @@ pub(crate) struct CaptureWorker {
     config: PipelineConfig,
     redaction: RedactionConfig,
     feeds: HashMap<String, Feed>,
+    stats: Arc<NodeStats>,
+}
+
+/// The parser's totals that `/metrics` shows, read before and after a batch.
+fn parse_totals(parser: &SessionParser) -> [u64; 6] {
+    let streams = parser.stream_stats();
+    [
+        parser.malformed_frames(),
+        parser.dns_malformed(),
+        streams.tcp_gaps,
+        streams.tcp_lost_bytes,
+        streams.gaps_forced_by_memory,
+        streams.streams_evicted,
+    ]
 }
 
 impl CaptureWorker {
@@ -80,12 +95,14 @@ impl CaptureWorker {
         shard: Addr<ShardActor>,
         config: PipelineConfig,
         redaction: RedactionConfig,
+        stats: Arc<NodeStats>,
     ) -> Self {
         Self {
             shard,
             config,
             redaction,
             feeds: HashMap::new(),
+            stats,
         }
     }
 }
@@ -119,6 +136,7 @@ impl Handler<CaptureBatch> for CaptureWorker {
             Record::TcpSession(_) => {}
         };
         let parser = &mut feed.parser;
+        let before = parse_totals(parser);
         for frame in &batch.frames {
             parser.packet(frame, &mut sink);
         }
@@ -130,6 +148,20 @@ impl Handler<CaptureBatch> for CaptureWorker {
             .collect();
         for id in &closed {
             parser.session_closed(*id, &mut sink);
+        }
+        let after = parse_totals(parser);
+        for (event, (a, b)) in [
+            ParseEvent::MalformedFrame,
+            ParseEvent::DnsMalformed,
+            ParseEvent::TcpGap,
+            ParseEvent::TcpLostBytes,
+            ParseEvent::GapForcedByMemory,
+            ParseEvent::StreamEvicted,
+        ]
+        .into_iter()
+        .zip(before.into_iter().zip(after))
+        {
+            self.stats.parse(event, b.saturating_sub(a));
         }
         out.hosts.extend(parser.drain_hosts());
         out.hosts.extend(batch.hosts);

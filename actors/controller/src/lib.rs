@@ -15,6 +15,7 @@ pub mod error;
 pub mod inventory;
 pub mod process;
 pub mod rpc;
+pub mod telemetry;
 
 pub use config::ControllerConfig;
 pub use error::ControllerError;

@@ -5,9 +5,12 @@
 use std::net::SocketAddr;
 use std::sync::mpsc;
 
+use std::sync::Arc;
+
 use crate::attach::Attacher;
 use crate::inventory::watch::{check_rights, spawn_watchers};
 use crate::rpc::{self, Commands, UplinkConfig};
+use crate::telemetry::{ControllerStats, ControllerTelemetry};
 use crate::{ControllerConfig, ControllerError, Inventory};
 
 /// A running Controller. It runs until the process ends.
@@ -17,6 +20,19 @@ pub struct RunningController {
     pub attacher: Attacher,
     /// Where its agents connect (when it was given a backend).
     pub listen: Option<SocketAddr>,
+    /// Its counters, for `/metrics`.
+    pub stats: Arc<ControllerStats>,
+}
+
+impl RunningController {
+    /// Its counters and readiness, for a telemetry listener (`/metrics`, `/healthz`).
+    pub fn telemetry(&self) -> ControllerTelemetry {
+        ControllerTelemetry {
+            stats: self.stats.clone(),
+            inventory: self.inventory.clone(),
+            linked: self.listen.is_some(),
+        }
+    }
 }
 
 /// Starts a Controller: checks its rights, waits for a complete inventory, then links to the
@@ -57,6 +73,7 @@ pub fn spawn(
                     domain: config.cluster_domain.clone(),
                 };
                 let pruner = running.inventory.clone();
+                let stats = running.stats.clone();
                 let _ = tx.send(Ok(running));
                 let prune = async move {
                     let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
@@ -67,7 +84,8 @@ pub fn spawn(
                 };
                 match uplink {
                     Some((uplink, _)) => {
-                        futures::future::join(prune, rpc::run(uplink, listener, commands)).await;
+                        futures::future::join(prune, rpc::run(uplink, listener, commands, stats))
+                            .await;
                     }
                     None => prune.await,
                 }
@@ -109,6 +127,7 @@ async fn start(
             inventory,
             attacher,
             listen,
+            stats: Arc::new(ControllerStats::default()),
         },
         listener,
     ))

@@ -20,6 +20,7 @@ mod peers;
 mod preflight;
 mod records;
 mod sender;
+mod telemetry;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -34,6 +35,7 @@ pub use config::{GocipherConfig, Upstream};
 pub use container::container_id;
 pub use error::GocipherError;
 pub use preflight::{cgroup2_mount, cgroup_target, CgroupTarget, KernelSupport};
+pub use telemetry::GocipherTelemetry;
 
 use actor::{Actor, Command};
 
@@ -210,6 +212,11 @@ impl GocipherHandle {
         };
         let _ = thread.join();
         result
+    }
+
+    /// Its counters and readiness, for a telemetry listener (`/metrics`, `/healthz`).
+    pub fn telemetry(&self) -> GocipherTelemetry {
+        GocipherTelemetry(self.counters.clone())
     }
 
     pub fn counters(&self) -> &Counters {

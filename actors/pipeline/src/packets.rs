@@ -53,6 +53,16 @@ impl SessionParser {
         self.streams.stats
     }
 
+    /// Frames that did not decode (malformed) so far.
+    pub fn malformed_frames(&self) -> u64 {
+        self.decoder.stats().malformed
+    }
+
+    /// DNS messages that did not parse so far.
+    pub fn dns_malformed(&self) -> u64 {
+        self.dns_stats.dns_malformed
+    }
+
     pub fn http_exchanges(&self) -> u64 {
         self.http_exchanges
     }

@@ -15,6 +15,10 @@ pub struct BackendArgs {
     /// The listener's certificate and key (overriding `[tls]` of the configuration).
     #[command(flatten)]
     tls: crate::common::ServerTlsArgs,
+    /// Serve `GET /metrics` (Prometheus text, `Authorization: Bearer` with the admin token) and
+    /// `GET /healthz` on this address (HOST:PORT).
+    #[arg(long, value_name = "ADDR")]
+    metrics: Option<String>,
 }
 
 pub fn run(args: BackendArgs) -> anyhow::Result<ExitCode> {
@@ -28,9 +32,16 @@ pub fn run(args: BackendArgs) -> anyhow::Result<ExitCode> {
     if let Ok(spider_backend::ServerTransport::Tls(tls)) = config.tls.server() {
         eprintln!("spider backend: tls, certificate pin {}", tls.fingerprint());
     }
-    let node = BackendNode::start(config).context("the backend node did not start")?;
+    let node = BackendNode::start(config.clone()).context("the backend node did not start")?;
     eprintln!("spider backend: listening on {}", node.local_addr());
+    let metrics = crate::common::serve_metrics(
+        "backend",
+        args.metrics.as_deref(),
+        &config.admin_token,
+        std::sync::Arc::new(node.telemetry()),
+    )?;
     crate::common::wait_for_interrupt()?;
+    drop(metrics);
     eprintln!("spider backend: stopping");
     node.stop();
     Ok(ExitCode::SUCCESS)

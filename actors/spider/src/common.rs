@@ -45,6 +45,28 @@ pub async fn stop_signal() -> std::io::Result<()> {
     }
 }
 
+/// Starts the role's telemetry listener (`GET /metrics` with `token`, `GET /healthz`) when
+/// `--metrics ADDR` was given; it serves until the returned value is dropped.
+pub fn serve_metrics(
+    role: &str,
+    addr: Option<&str>,
+    token: &str,
+    source: std::sync::Arc<dyn spider_telemetry::Source>,
+) -> anyhow::Result<Option<spider_telemetry::TelemetryServer>> {
+    let Some(addr) = addr else {
+        return Ok(None);
+    };
+    let addr = resolve("metrics", addr)?;
+    let access = spider_telemetry::Access::tokens([token.to_owned()]);
+    let server = spider_telemetry::serve(addr, access, source)
+        .with_context(|| format!("the {role}'s metrics listener did not start"))?;
+    eprintln!(
+        "spider {role}: metrics on http://{}/metrics, health on /healthz",
+        server.local_addr()
+    );
+    Ok(Some(server))
+}
+
 /// The token to log in with: given on the command line (or in `SPIDER_TOKEN`), or read from a
 /// file (e.g. `DIR/admin.token` of `spider up`).
 pub fn token(token: Option<&str>, file: Option<&std::path::Path>) -> anyhow::Result<String> {

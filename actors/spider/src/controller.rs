@@ -71,6 +71,10 @@ pub struct ControllerArgs {
     /// `HOST:PORT`); default: `--listen` when it names a specific address.
     #[arg(long)]
     pub advertise: Option<String>,
+    /// Serve `GET /metrics` (Prometheus text, `Authorization: Bearer` with the Controller's
+    /// token) and `GET /healthz` on this address (HOST:PORT).
+    #[arg(long, value_name = "ADDR")]
+    pub metrics: Option<String>,
 }
 
 pub fn run(args: ControllerArgs) -> anyhow::Result<ExitCode> {
@@ -151,6 +155,20 @@ pub fn run(args: ControllerArgs) -> anyhow::Result<ExitCode> {
             config.name
         ),
     }
+    let metrics = match &args.metrics {
+        Some(_) => {
+            let token = crate::common::token(args.token.as_deref(), args.token_file.as_deref())
+                .context("--metrics needs the token that protects /metrics")?;
+            crate::common::serve_metrics(
+                "controller",
+                args.metrics.as_deref(),
+                &token,
+                std::sync::Arc::new(running.telemetry()),
+            )?
+        }
+        None => None,
+    };
     crate::common::wait_for_interrupt()?;
+    drop(metrics);
     Ok(ExitCode::SUCCESS)
 }

@@ -52,6 +52,10 @@ pub struct GocipherArgs {
     /// Only check that this kernel can run the Gocipher (root, BTF, cgroup v2, the verifier).
     #[arg(long)]
     pub check: bool,
+    /// Serve `GET /metrics` (Prometheus text, `Authorization: Bearer` with the Gocipher's token)
+    /// and `GET /healthz` on this address (HOST:PORT).
+    #[arg(long, value_name = "ADDR")]
+    pub metrics: Option<String>,
 }
 
 /// The configuration the arguments describe (shared with `spider up`).
@@ -112,7 +116,14 @@ pub fn run(args: GocipherArgs) -> anyhow::Result<ExitCode> {
     let config = config_of(&args)?;
     let name = config.name.clone();
     let every = config.status_interval;
+    let token = config.token.clone();
     let handle = Gocipher::start(config).context("the gocipher did not start")?;
+    let metrics = crate::common::serve_metrics(
+        "gocipher",
+        args.metrics.as_deref(),
+        &token,
+        std::sync::Arc::new(handle.telemetry()),
+    )?;
     eprintln!(
         "spider gocipher {name}: counting the sockets of {}",
         handle.cgroup().path.display()
@@ -133,6 +144,7 @@ pub fn run(args: GocipherArgs) -> anyhow::Result<ExitCode> {
     });
     eprintln!("spider gocipher {name}: stopping (sending what is counted)");
     let last = handle.counters().upstream.clone();
+    drop(metrics);
     match handle.stop() {
         Ok(_) => Ok(ExitCode::SUCCESS),
         Err(error) => {

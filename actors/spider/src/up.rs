@@ -150,6 +150,9 @@ pub fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
     };
     let node = BackendNode::start(backend).context("the backend node did not start")?;
     let mut gateway = GatewayConfig::new(args.listen, node.local_addr(), token.clone());
+    // The gateway's /metrics shows the node's and the Whisperer's families too.
+    let roles_metrics = gateway.extra_metrics.clone();
+    roles_metrics.push(std::sync::Arc::new(node.telemetry()));
     gateway.ui_dir = args.ui.clone().or_else(default_ui);
     if gateway.ui_dir.is_none() {
         eprintln!("spider up: no built UI found (run scripts/run.sh, or pass --ui DIR): serving the API only");
@@ -160,6 +163,7 @@ pub fn run(args: UpArgs) -> anyhow::Result<ExitCode> {
         Some((name, source)) => {
             let config = WhispererConfig::new(&name, node.local_addr(), token.clone(), source);
             let handle = Whisperer::start(config).context("the Whisperer did not start")?;
+            roles_metrics.push(std::sync::Arc::new(handle.telemetry()));
             eprintln!("spider up: Whisperer {name:?} capturing");
             Some(handle)
         }

@@ -96,6 +96,10 @@ pub struct WhispererArgs {
     /// time to live: the Controller sets it in the ephemeral container's environment).
     #[arg(long, env = "SPIDER_WHISPERER_TTL_SECONDS", value_name = "SECONDS")]
     pub exit_after: Option<u64>,
+    /// Serve `GET /metrics` (Prometheus text, `Authorization: Bearer` with the Whisperer's token)
+    /// and `GET /healthz` on this address (HOST:PORT).
+    #[arg(long, value_name = "ADDR")]
+    pub metrics: Option<String>,
 }
 
 /// The configuration the arguments describe (shared with `spider up`).
@@ -162,8 +166,15 @@ pub fn run(args: WhispererArgs) -> anyhow::Result<ExitCode> {
     let file_mode = matches!(config.source, Source::File(_));
     let asks_names = config.controller.is_some();
     let name = config.name.clone();
+    let token = config.token.clone();
     let handle = Whisperer::start(config).context("the whisperer did not start")?;
     eprintln!("spider whisperer {name}: started");
+    let metrics = crate::common::serve_metrics(
+        "whisperer",
+        args.metrics.as_deref(),
+        &token,
+        std::sync::Arc::new(handle.telemetry()),
+    )?;
     let stopper = handle.stopper();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -192,6 +203,7 @@ pub fn run(args: WhispererArgs) -> anyhow::Result<ExitCode> {
         .context("cannot start a thread")?;
     drop(signals);
     let report = handle.wait();
+    drop(metrics);
     let counters = report.counters;
     eprintln!(
         "spider whisperer {name}: {} frames seen, {} delivered, {} dropped (buffer full), {} by limits, {} by the kernel",

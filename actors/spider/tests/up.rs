@@ -195,6 +195,21 @@ fn up_serves_a_capture_file_through_the_api_and_keeps_its_token() {
     assert_eq!(get(&addr, "/api/v1/health", "").0, 200);
     assert_eq!(get(&addr, "/api/v1/http", "wrong-token").0, 401);
     assert_eq!(listed_requests(&addr, &token, want.len()), want);
+    // One /metrics for the process: the gateway's, the node's and the Whisperer's families.
+    let (status, metrics) = get(&addr, "/metrics", &token);
+    assert_eq!(status, 200);
+    for family in [
+        "spider_gateway_requests_total",
+        "spider_backend_ingest_records_total",
+        "spider_whisperer_frames_total",
+        "spider_process_resident_memory_bytes",
+    ] {
+        assert!(
+            metrics.contains(&format!("# TYPE {family} ")),
+            "no {family}"
+        );
+    }
+    assert_eq!(get(&addr, "/metrics", "wrong-token").0, 401);
     usage_of_the_api_traffic(&addr, &token);
     drop(running);
 

@@ -69,6 +69,8 @@ counters! {
     frames_acked,
     /// Their bytes on the wire.
     bytes_acked,
+    /// Pushes the backend refused because a shard's disk is full (the batch stays buffered).
+    refused_storage_full,
     /// Connections made to the backend.
     connections,
     /// Failed connection attempts and broken connections.

@@ -47,6 +47,7 @@ mod source_file;
 mod source_live;
 mod spill;
 mod status;
+mod telemetry;
 mod worker;
 
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
@@ -65,6 +66,7 @@ pub use error::WhispererError;
 pub use settings::{CaptureSettings, SettingsError};
 pub use spider_capture::{DirectionFilter, Interface};
 pub use status::{Status, WhispererState};
+pub use telemetry::WhispererTelemetry;
 
 use buffer::Buffer;
 use counters::Counters;
@@ -408,6 +410,11 @@ impl WhispererHandle {
     /// Installs a callback called with every periodic status, on the sender thread.
     pub fn set_reporter(&self, reporter: StatusReporter) {
         *lock(&self.shared.reporter) = Some(reporter);
+    }
+
+    /// Its counters and readiness, for a telemetry listener (`/metrics`, `/healthz`).
+    pub fn telemetry(&self) -> WhispererTelemetry {
+        WhispererTelemetry(self.shared.clone())
     }
 
     /// A handle that can stop the Whisperer from another thread.

@@ -80,7 +80,17 @@ async fn connection_loop(shared: &Arc<Shared>) {
                 }
                 match session(shared, &client, &mut reports, registration.as_ref()).await {
                     Ok(()) => break,
-                    Err(error) => format!("lost the backend at {}: {error}", config.backend),
+                    Err(error) => {
+                        let error = error.to_string();
+                        if error.contains(spider_backend::STORAGE_FULL) {
+                            // The batch stays buffered and is sent again after the backoff.
+                            shared
+                                .counters
+                                .refused_storage_full
+                                .fetch_add(1, Ordering::Relaxed);
+                        }
+                        format!("lost the backend at {}: {error}", config.backend)
+                    }
                 }
             }
             Ok(Err(error)) => format!("cannot reach the backend at {}: {error}", config.backend),

@@ -164,11 +164,23 @@ pub fn routes(
         )
         .boxed();
     let metrics_state = state.clone();
+    // Answered here, 401 included: a rejection would fall through to the UI's SPA fallback.
     let metrics = warp::path!("metrics")
         .and(warp::get())
-        .and(authorized(&state))
-        .map(move || {
-            let text = metrics_state.metrics.render(&metrics_state.bridge.stats);
+        .and(warp::header::optional::<String>("authorization"))
+        .map(move |header: Option<String>| {
+            let token = header
+                .as_deref()
+                .and_then(|value| value.strip_prefix("Bearer "))
+                .map(str::trim);
+            if !token.is_some_and(|token| metrics_state.accepts(token)) {
+                crate::metrics::count_error("unauthorized");
+                return ApiError::unauthorized().into_response();
+            }
+            let mut text = metrics_state.metrics.render(&metrics_state.bridge.stats);
+            let mut extra = spider_telemetry::Exposition::new();
+            spider_telemetry::Source::render(&metrics_state.config.extra_metrics, &mut extra);
+            text.push_str(&extra.finish());
             warp::reply::with_header(
                 text,
                 "content-type",

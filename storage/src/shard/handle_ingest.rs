@@ -94,6 +94,16 @@ impl Shard {
                 counts: stored.counts,
             });
         }
+        // Refused before anything is written while the disk has less room than it keeps.
+        if let Some(free) = crate::disk::free_bytes(&self.config.path) {
+            if free < self.config.min_free_bytes {
+                return Err(StorageError::DiskFull {
+                    path: self.config.path.clone(),
+                    free,
+                    min_free: self.config.min_free_bytes,
+                });
+            }
+        }
         if batch.seq > 1
             && self
                 .db

@@ -21,6 +21,7 @@ mod handle_resume;
 mod handle_sessions;
 mod handle_timeline;
 mod handle_usage;
+mod memory;
 mod recover;
 mod scan;
 
@@ -28,6 +29,8 @@ use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use rocksdb::DB;
+
+pub use memory::ShardMemory;
 use tokio::sync::{broadcast, watch};
 
 use crate::config::ShardConfig;
@@ -53,6 +56,9 @@ pub struct Shard {
     indexed_seq: u64,
     events: broadcast::Sender<ShardEvent>,
     searchable: watch::Sender<u64>,
+    /// What it holds in memory (RocksDB), for `/metrics`, and when that was last read.
+    memory: std::sync::Arc<ShardMemory>,
+    memory_read_at: Option<std::time::Instant>,
 }
 
 impl std::fmt::Debug for Shard {
@@ -95,6 +101,8 @@ impl Shard {
             indexed_seq,
             events,
             searchable,
+            memory: std::sync::Arc::default(),
+            memory_read_at: None,
         };
         shard.recover(&broken)?;
         shard.ensure_rollups()?;
@@ -145,10 +153,16 @@ impl Shard {
     /// Commits the index when `commit_interval` or `commit_docs` says so. The actor calls it on
     /// a timer; `ingest` calls it after each batch.
     pub fn tick(&mut self) -> Result<()> {
+        self.refresh_memory();
         if self.index.commit_due(&self.config.index) {
             self.commit_index()?;
         }
         Ok(())
+    }
+
+    /// What the shard holds in memory, updated every few seconds by [`Shard::tick`].
+    pub fn memory(&self) -> std::sync::Arc<ShardMemory> {
+        self.memory.clone()
     }
 
     /// Commits whatever the index holds uncommitted, and tells the listeners.

@@ -12,19 +12,18 @@ use spider_rpc_schema::{
     read_dns, read_frame, read_host, read_inventory_update, read_tcp_session, read_usage,
     SchemaError, VIRTUAL_SHARDS,
 };
-use spider_storage::{IngestBatch, ShardRequest, ShardResponse};
+use spider_storage::{IngestBatch, IngestOutcome, ShardRequest, ShardResponse};
 use tokio::sync::Notify;
 
 use super::failed;
 use super::peers::Peers;
+use super::refused::{Refused, SendOrder, SenderKey};
 use crate::cluster::Role;
 use crate::gate::Admission;
 use crate::registry::{DropTotals, Registry};
 use crate::router::Router;
+use crate::stats::{BatchKind, RecordKind, Refusal};
 use crate::worker::CaptureBatch;
-
-/// (agent, incarnation, shard): the key of a sender's sequence of batches to one shard.
-type SenderKey = (String, u64, u16);
 
 /// Where a stored batch goes on to (the group's follower), and the owner's admission into the
 /// group for the time of the write.
@@ -46,10 +45,7 @@ pub(crate) struct Ingest {
     /// Per (agent, incarnation, shard): the follower that must hold it too, and up to which
     /// sequence (a cluster's owner acknowledges only what its follower holds as well).
     replicas: RefCell<BTreeMap<SenderKey, (String, u64)>>,
-    /// Per (kind, sender key): the first sequence refused on this capability. Later batches of
-    /// the key are refused too until that one comes again: storage would take them (a key
-    /// with nothing stored may start anywhere), and the refused one would then follow them.
-    refused: RefCell<BTreeMap<(&'static str, SenderKey), u64>>,
+    order: SendOrder,
 }
 
 impl Ingest {
@@ -63,7 +59,7 @@ impl Ingest {
             progress: Notify::new(),
             acked: RefCell::new(BTreeMap::new()),
             replicas: RefCell::new(BTreeMap::new()),
-            refused: RefCell::new(BTreeMap::new()),
+            order: SendOrder::default(),
         }
     }
 
@@ -74,39 +70,14 @@ impl Ingest {
         kind: &'static str,
         id: spider_rpc_schema::ingest_capnp::batch_id::Reader<'_>,
         shard: u16,
-        store: impl std::future::Future<Output = Result<(), capnp::Error>>,
-    ) -> Result<(), capnp::Error> {
-        let slot = (
-            kind,
-            (
-                id.get_agent()?.to_str()?.to_owned(),
-                id.get_incarnation(),
-                shard,
-            ),
+        store: impl std::future::Future<Output = Result<(), Refused>>,
+    ) -> Result<(), Refused> {
+        let key = (
+            id.get_agent()?.to_str()?.to_owned(),
+            id.get_incarnation(),
+            shard,
         );
-        let sequence = id.get_sequence();
-        if let Some(first) = self.refused.borrow().get(&slot).copied() {
-            if sequence > first {
-                return Err(failed(format!(
-                    "batch {sequence} follows batch {first}, refused on this connection: send \
-                     again from batch {first}"
-                )));
-            }
-        }
-        let result = store.await;
-        let mut refused = self.refused.borrow_mut();
-        match &result {
-            Err(_) => {
-                let first = refused.entry(slot).or_insert(sequence);
-                *first = (*first).min(sequence);
-            }
-            Ok(()) => {
-                if refused.get(&slot).is_some_and(|first| *first <= sequence) {
-                    refused.remove(&slot);
-                }
-            }
-        }
-        result
+        self.order.run((kind, key), id.get_sequence(), store).await
     }
 
     /// A conversion's error as the sender sees it; a limit that was hit is counted and logged.
@@ -136,14 +107,16 @@ impl Ingest {
         read_name(field, value).map_err(|error| self.refused(error))
     }
 
-    async fn store(&self, batch: capture_batch::Reader<'_>) -> Result<(), capnp::Error> {
+    async fn store(&self, batch: capture_batch::Reader<'_>) -> Result<(), Refused> {
+        let stats = &self.router.stats;
+        stats.batch(BatchKind::Capture, message_bytes(batch.total_size()));
         let id = batch.get_id()?;
         let agent = self.name("batch.id.agent", id.get_agent())?;
         let incarnation = id.get_incarnation();
         let sequence = id.get_sequence();
         let shard = batch.get_shard();
         if shard >= VIRTUAL_SHARDS {
-            return Err(failed(format!("shard {shard} does not exist")));
+            return Err(failed(format!("shard {shard} does not exist")).into());
         }
         let (follower, _admission) = self.role(shard, batch.get_replicated())?;
         let whisperer = self.name("batch.whisperer", batch.get_whisperer())?;
@@ -171,6 +144,7 @@ impl Ingest {
             .router
             .worker(shard)
             .ok_or_else(|| failed("this node serves no shard"))?;
+        let local = self.router.local(shard);
         let outcome = worker
             .send(CaptureBatch {
                 agent: format!("{agent}#{incarnation}#{shard}"),
@@ -182,8 +156,9 @@ impl Ingest {
                 dns,
             })
             .await
-            .map_err(failed)?
-            .map_err(failed)?;
+            .map_err(|error| Refused::new(Refusal::Storage, failed(error)))?
+            .map_err(|error| Refused::worker(local, error))?;
+        self.count_stored(&outcome);
         tracing::debug!(
             agent,
             sequence,
@@ -201,7 +176,8 @@ impl Ingest {
             request.get().get_batch()?.set_replicated(true);
             request.send().await
         })
-        .await?;
+        .await
+        .map_err(|error| Refused::new(Refusal::Replication, error))?;
         self.acknowledge(agent, incarnation, shard, sequence);
         Ok(())
     }
@@ -210,30 +186,36 @@ impl Ingest {
     /// refuses the batch (it neither owns nor follows the shard's group).
     /// An owner's write also holds an admission into the group, so that a copy of the group
     /// starts only once the writes in flight are stored.
-    fn role(&self, shard: u16, replicated: bool) -> Result<Destination, capnp::Error> {
+    fn role(&self, shard: u16, replicated: bool) -> Result<Destination, Refused> {
         match &self.router.placement {
             None => Ok((None, None)),
             Some(placement) => match placement.ingest_role(shard, replicated) {
                 Ok(Role::Owner { follower }) => {
                     let group = shard % u16::try_from(self.router.shards.len()).unwrap_or(1).max(1);
-                    let admission = placement.gate.admit(group).map_err(failed)?;
+                    let admission = placement
+                        .gate
+                        .admit(group)
+                        .map_err(|message| Refused::new(Refusal::Placement, failed(message)))?;
                     Ok((follower, Some(admission)))
                 }
                 Ok(Role::Follower) => Ok((None, None)),
-                Err(message) => Err(failed(message)),
+                Err(message) => Err(Refused::new(Refusal::Placement, failed(message))),
             },
         }
     }
 
     /// A batch of per-minute usage counters, stored by its shard (counters add up).
-    async fn store_usage(&self, batch: usage_batch::Reader<'_>) -> Result<(), capnp::Error> {
+    async fn store_usage(&self, batch: usage_batch::Reader<'_>) -> Result<(), Refused> {
+        self.router
+            .stats
+            .batch(BatchKind::Usage, message_bytes(batch.total_size()));
         let id = batch.get_id()?;
         let agent = self.name("batch.id.agent", id.get_agent())?;
         let incarnation = id.get_incarnation();
         let sequence = id.get_sequence();
         let shard = batch.get_shard();
         if shard >= VIRTUAL_SHARDS {
-            return Err(failed(format!("shard {shard} does not exist")));
+            return Err(failed(format!("shard {shard} does not exist")).into());
         }
         let mut stored = IngestBatch::new(
             format!("usage:{agent}#{incarnation}#{shard}"),
@@ -250,16 +232,17 @@ impl Ingest {
             request.get().get_batch()?.set_replicated(true);
             request.send().await
         })
-        .await?;
+        .await
+        .map_err(|error| Refused::new(Refusal::Replication, error))?;
         self.acknowledge(agent, incarnation, shard, sequence);
         Ok(())
     }
 
     /// A Controller's inventory snapshot or delta, stored by the shard of its name.
-    async fn store_inventory(
-        &self,
-        batch: inventory_batch::Reader<'_>,
-    ) -> Result<(), capnp::Error> {
+    async fn store_inventory(&self, batch: inventory_batch::Reader<'_>) -> Result<(), Refused> {
+        self.router
+            .stats
+            .batch(BatchKind::Inventory, message_bytes(batch.total_size()));
         let id = batch.get_id()?;
         let agent = self.name("batch.id.agent", id.get_agent())?;
         let incarnation = id.get_incarnation();
@@ -271,7 +254,8 @@ impl Ingest {
                 "the inventory of {} goes to shard {shard}, not {}",
                 update.controller,
                 batch.get_shard()
-            )));
+            ))
+            .into());
         }
         let mut stored = IngestBatch::new(
             format!("inventory:{agent}#{incarnation}#{shard}"),
@@ -288,19 +272,41 @@ impl Ingest {
             request.get().get_batch()?.set_replicated(true);
             request.send().await
         })
-        .await?;
+        .await
+        .map_err(|error| Refused::new(Refusal::Replication, error))?;
         self.acknowledge(agent, incarnation, shard, sequence);
         Ok(())
     }
 
-    async fn store_in_shard(&self, shard: u16, batch: IngestBatch) -> Result<(), capnp::Error> {
-        let target = &self.router.shards[self.router.local(shard)];
+    async fn store_in_shard(&self, shard: u16, batch: IngestBatch) -> Result<(), Refused> {
+        let local = self.router.local(shard);
+        let target = &self.router.shards[local];
         match target.send(ShardRequest::Ingest(Box::new(batch))).await {
-            Ok(Ok(ShardResponse::Ingested(_))) => Ok(()),
-            Ok(Ok(_)) => Err(failed("the shard answered something else")),
-            Ok(Err(error)) => Err(failed(error)),
-            Err(error) => Err(failed(error)),
+            Ok(Ok(ShardResponse::Ingested(outcome))) => {
+                self.count_stored(&outcome);
+                Ok(())
+            }
+            Ok(Ok(_)) => Err(Refused::new(
+                Refusal::Storage,
+                failed("the shard answered something else"),
+            )),
+            Ok(Err(error)) => Err(Refused::storage(local, &error)),
+            Err(error) => Err(Refused::new(Refusal::Storage, failed(error))),
         }
+    }
+
+    /// Counts what a stored batch wrote.
+    fn count_stored(&self, outcome: &IngestOutcome) {
+        let stats = &self.router.stats;
+        stats.stored(outcome.duplicate);
+        let counts = &outcome.counts;
+        stats.records(RecordKind::Frame, counts.packets);
+        stats.records(RecordKind::Session, counts.sessions);
+        stats.records(RecordKind::Host, counts.hosts);
+        stats.records(RecordKind::Dns, counts.dns);
+        stats.records(RecordKind::Http, counts.http);
+        stats.records(RecordKind::Usage, counts.usage);
+        stats.records(RecordKind::Inventory, counts.inventory);
     }
 
     /// Passes a stored batch on to the group's follower (if any) and remembers that its
@@ -392,15 +398,24 @@ impl Ingest {
     }
 
     /// Counts a push from its arrival to its end, so that `flush` can wait for it.
-    async fn tracked<F: std::future::Future<Output = Result<(), capnp::Error>>>(
+    async fn tracked<F: std::future::Future<Output = Result<(), Refused>>>(
         &self,
         push: F,
     ) -> Result<(), capnp::Error> {
+        let stats = &self.router.stats;
         self.received.set(self.received.get() + 1);
+        stats.push_started();
         let result = push.await;
+        stats.push_ended();
         self.finished.set(self.finished.get() + 1);
         self.progress.notify_waiters();
-        result
+        result.map_err(|refused| {
+            stats.refused(refused.cause);
+            if refused.cause == Refusal::StorageFull {
+                tracing::warn!(error = %refused.error, "batch refused: storage full");
+            }
+            refused.error
+        })
     }
 }
 
@@ -530,6 +545,11 @@ impl ingest::Server for Ingest {
         );
         Ok(())
     }
+}
+
+/// The size of a received message, in bytes.
+fn message_bytes(size: capnp::Result<capnp::MessageSize>) -> u64 {
+    size.map_or(0, |size| size.word_count * 8)
 }
 
 /// Fills a list of acks initialised with as many elements as `acks` yields.

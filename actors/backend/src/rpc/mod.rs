@@ -11,7 +11,10 @@ mod ingest;
 mod paging;
 mod peers;
 mod query;
+mod refused;
 mod shard_map;
+
+pub use refused::STORAGE_FULL;
 
 use capnp_rpc::rpc_twoparty_capnp::Side;
 use capnp_rpc::{twoparty, RpcSystem};
@@ -70,6 +73,7 @@ pub async fn serve_connections(
         };
         let settings = settings.clone();
         let bootstrap = bootstrap.clone();
+        crate::stats::RPC_CONNECTIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         tokio::task::spawn_local(async move {
             let stream = match settings.transport.accept(stream).await {
                 Ok(stream) => stream,
@@ -97,6 +101,8 @@ pub async fn serve_connections(
             };
             let system = RpcSystem::new(Box::new(network), Some(bootstrap));
             if let Err(error) = system.await {
+                crate::stats::RPC_CONNECTION_ERRORS
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 tracing::debug!(%peer, %error, "rpc connection ended");
             }
         });

@@ -92,13 +92,16 @@ pub(super) struct Window {
     pub shard_limit: usize,
     pub limit: usize,
     pub end: Option<PageEnd>,
+    /// The page size asked for was above the cap.
+    pub clamped: bool,
 }
 
 pub(super) fn window(query: record_query::Reader<'_>) -> Result<Window, capnp::Error> {
     let range = query.get_range()?;
-    let limit = match query.get_limit() {
+    let asked = query.get_limit() as usize;
+    let limit = match asked {
         0 => DEFAULT_LIMIT,
-        limit => (limit as usize).min(MAX_LIMIT),
+        limit => limit.min(MAX_LIMIT),
     };
     let end = if query.has_cursor() {
         Some(PageEnd::decode(query.get_cursor()?)?)
@@ -117,6 +120,7 @@ pub(super) fn window(query: record_query::Reader<'_>) -> Result<Window, capnp::E
         shard_limit: limit + end.map_or(0, |end| end.seen_at_time as usize),
         limit,
         end,
+        clamped: asked > MAX_LIMIT,
     })
 }
 

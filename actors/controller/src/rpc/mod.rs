@@ -18,7 +18,12 @@ pub use relay::{RelayAuth, RelayState};
 pub use uplink::UplinkConfig;
 
 /// Runs the backend link, and the agents' listener when there is one, until dropped.
-pub async fn run(uplink: UplinkConfig, listener: Option<TcpListener>, commands: Commands) {
+pub async fn run(
+    uplink: UplinkConfig,
+    listener: Option<TcpListener>,
+    commands: Commands,
+    stats: std::sync::Arc<crate::telemetry::ControllerStats>,
+) {
     let state = RelayState {
         backend: Rc::new(RefCell::new(None)),
         inventory: commands.inventory.clone(),
@@ -27,6 +32,7 @@ pub async fn run(uplink: UplinkConfig, listener: Option<TcpListener>, commands: 
         records: Rc::new(Cell::new(0)),
         batches: Rc::new(Cell::new(0)),
         limits: uplink.listener.counters.clone(),
+        stats,
     };
     let settings = uplink.listener.clone();
     let link = uplink::run(uplink, state.clone());

@@ -16,6 +16,7 @@ use spider_rpc_schema::{read_usage, write_usage};
 
 use crate::enrich::enrich;
 use crate::inventory::Inventory;
+use crate::telemetry::ControllerStats;
 
 /// What the listener shares with the backend link.
 #[derive(Clone)]
@@ -31,6 +32,8 @@ pub struct RelayState {
     pub batches: Rc<Cell<u64>>,
     /// The agents' listener's refusals (a batch over the bounds is one).
     pub limits: spider_backend::LimitCounters,
+    /// The same, and the link's state, for `/metrics`.
+    pub stats: std::sync::Arc<crate::telemetry::ControllerStats>,
 }
 
 impl std::fmt::Debug for RelayState {
@@ -197,12 +200,17 @@ impl ingest::Server for EnrichingIngest {
         for (index, record) in (0..).zip(&records) {
             write_usage(list.reborrow().get(index), record).map_err(failed)?;
         }
-        request.send().await?;
         let state = &self.state;
+        if let Err(error) = request.send().await {
+            ControllerStats::add(&state.stats.usage_failures, 1);
+            return Err(error);
+        }
         state
             .records
             .set(state.records.get() + records.len() as u64);
         state.batches.set(state.batches.get() + 1);
+        ControllerStats::add(&state.stats.usage_records, records.len() as u64);
+        ControllerStats::add(&state.stats.usage_batches, 1);
         Ok(())
     }
 

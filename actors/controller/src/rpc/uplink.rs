@@ -131,6 +131,11 @@ pub async fn run(config: UplinkConfig, state: RelayState) {
                 tracing::warn!(%error, backend = %config.backend, "backend link lost; connecting again");
             }
         }
+        state
+            .stats
+            .backend_connected
+            .store(false, std::sync::atomic::Ordering::Relaxed);
+        crate::telemetry::ControllerStats::add(&state.stats.backend_link_failures, 1);
         state.backend.borrow_mut().take();
         tokio::time::sleep(backoff).await;
         backoff = (backoff * 2).min(BACKOFF_MAX);
@@ -164,6 +169,11 @@ async fn connected(
         .await?;
     agent.apply(&wanted);
     *state.backend.borrow_mut() = Some(client.auth());
+    crate::telemetry::ControllerStats::add(&state.stats.backend_connects, 1);
+    state
+        .stats
+        .backend_connected
+        .store(true, std::sync::atomic::Ordering::Relaxed);
     tracing::info!(backend = %config.backend, "registered with the backend");
     let mut sender = InventorySender {
         client: &client,
@@ -181,6 +191,7 @@ async fn connected(
                 agent
                     .inventory_updates
                     .set(agent.inventory_updates.get() + 1);
+                crate::telemetry::ControllerStats::add(&state.stats.inventory_updates, 1);
             }
         }
         report(&registration, agent).await?;

@@ -15,6 +15,8 @@ use spider_storage::{
     TimelineRequest, UsageLevel, UsageRequest, UsageRow,
 };
 
+use crate::stats::Clamp;
+
 use super::super::failed;
 use super::{parsed_q, whisperers_of, write_missing, Query};
 
@@ -43,6 +45,9 @@ impl Query {
         let query = params.get_query()?;
         let range = query.get_range()?;
         let (mut from, to) = (range.get_from(), range.get_to());
+        if params.get_buckets() > MAX_TIMELINE_BUCKETS {
+            self.router.stats.clamped(Clamp::TimelineBuckets);
+        }
         let buckets = i128::from(params.get_buckets().clamp(1, MAX_TIMELINE_BUCKETS));
         let span = i128::from(to) - i128::from(from);
         if span <= 0 {
@@ -242,7 +247,12 @@ impl Query {
         let rows = group_rows(answers.into_iter().flatten(), bucket, by_ip);
         let limit = match query.get_limit() {
             0 => DEFAULT_USAGE_ROWS,
-            limit => (limit as usize).min(MAX_USAGE_ROWS),
+            limit => {
+                if limit as usize > MAX_USAGE_ROWS {
+                    self.router.stats.clamped(Clamp::UsageRows);
+                }
+                (limit as usize).min(MAX_USAGE_ROWS)
+            }
         };
         let offset = if query.has_cursor() {
             let cursor = query.get_cursor()?;

@@ -9,6 +9,8 @@ use spider_storage::{
     write_pcapng, HttpQuery, PacketExport, PcapSource, ShardRequest, ShardResponse, TimeRange,
 };
 
+use crate::stats::Clamp;
+
 use super::super::failed;
 use super::{parsed_q, whisperers_of, write_missing, Query};
 
@@ -35,7 +37,12 @@ impl Query {
         let request = params.get_request()?;
         let budget = match request.get_max_bytes() {
             0 => MAX_EXPORT_BYTES,
-            bytes => bytes.min(MAX_EXPORT_BYTES),
+            bytes => {
+                if bytes > MAX_EXPORT_BYTES {
+                    self.router.stats.clamped(Clamp::ExportBytes);
+                }
+                bytes.min(MAX_EXPORT_BYTES)
+            }
         };
         let (exports, missing) = match request.which()? {
             export_request::Session(session) => {

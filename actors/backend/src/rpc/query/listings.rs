@@ -13,6 +13,8 @@ use spider_storage::{
     TimeRange,
 };
 
+use crate::stats::Clamp;
+
 use super::super::failed;
 use super::super::paging::{virtual_missing, window, write_page, DEFAULT_LIMIT, MAX_LIMIT};
 use super::{parsed_q, whisperers_of, write_missing, Query};
@@ -25,6 +27,9 @@ impl Query {
     ) -> Result<(), capnp::Error> {
         let query = params.get()?.get_query()?;
         let window = window(query)?;
+        if window.clamped {
+            self.router.stats.clamped(Clamp::PageSize);
+        }
         let mut storage = HttpQuery::new(window.range, window.shard_limit);
         storage.whisperers = whisperers_of(query)?;
         storage.query = parsed_q(query, RecordKind::Http)?;
@@ -55,6 +60,9 @@ impl Query {
     ) -> Result<(), capnp::Error> {
         let query = params.get()?.get_query()?;
         let window = window(query)?;
+        if window.clamped {
+            self.router.stats.clamped(Clamp::PageSize);
+        }
         let storage = SessionQuery {
             range: window.range,
             whisperers: whisperers_of(query)?,
@@ -96,6 +104,9 @@ impl Query {
             ));
         }
         let window = window(query)?;
+        if window.clamped {
+            self.router.stats.clamped(Clamp::PageSize);
+        }
         let whisperers = whisperers_of(query)?;
         let (range, limit) = (window.range, window.shard_limit);
         let merged = self
@@ -138,6 +149,9 @@ impl Query {
     ) -> Result<(), capnp::Error> {
         let query = params.get()?.get_query()?;
         let window = window(query)?;
+        if window.clamped {
+            self.router.stats.clamped(Clamp::PageSize);
+        }
         let name = if query.has_q() {
             let q = query.get_q()?.to_str()?.trim();
             let name = q.strip_prefix("name:").unwrap_or(q).trim_matches('"');

@@ -121,13 +121,29 @@ macro_rules! write_missing {
 }
 pub(super) use write_missing;
 
+impl Query {
+    /// Runs one query call, timing it into `spider_backend_query_duration_seconds`.
+    async fn timed(
+        &self,
+        method: &'static str,
+        call: impl std::future::Future<Output = Result<(), capnp::Error>>,
+    ) -> Result<(), capnp::Error> {
+        let started = std::time::Instant::now();
+        let result = call.await;
+        self.router
+            .stats
+            .query(method, started.elapsed(), result.is_ok());
+        result
+    }
+}
+
 impl query_service::Server for Query {
     async fn http(
         self: Rc<Self>,
         params: query_service::HttpParams,
         results: query_service::HttpResults,
     ) -> Result<(), capnp::Error> {
-        self.list_http(params, results).await
+        self.timed("http", self.list_http(params, results)).await
     }
 
     async fn sessions(
@@ -135,7 +151,8 @@ impl query_service::Server for Query {
         params: query_service::SessionsParams,
         results: query_service::SessionsResults,
     ) -> Result<(), capnp::Error> {
-        self.list_sessions(params, results).await
+        self.timed("sessions", self.list_sessions(params, results))
+            .await
     }
 
     async fn packets(
@@ -143,7 +160,8 @@ impl query_service::Server for Query {
         params: query_service::PacketsParams,
         results: query_service::PacketsResults,
     ) -> Result<(), capnp::Error> {
-        self.list_packets(params, results).await
+        self.timed("packets", self.list_packets(params, results))
+            .await
     }
 
     async fn dns(
@@ -151,7 +169,7 @@ impl query_service::Server for Query {
         params: query_service::DnsParams,
         results: query_service::DnsResults,
     ) -> Result<(), capnp::Error> {
-        self.list_dns(params, results).await
+        self.timed("dns", self.list_dns(params, results)).await
     }
 
     async fn hosts(
@@ -159,7 +177,7 @@ impl query_service::Server for Query {
         params: query_service::HostsParams,
         results: query_service::HostsResults,
     ) -> Result<(), capnp::Error> {
-        self.list_hosts(params, results).await
+        self.timed("hosts", self.list_hosts(params, results)).await
     }
 
     async fn timeline(
@@ -167,7 +185,8 @@ impl query_service::Server for Query {
         params: query_service::TimelineParams,
         results: query_service::TimelineResults,
     ) -> Result<(), capnp::Error> {
-        self.http_timeline(params, results).await
+        self.timed("timeline", self.http_timeline(params, results))
+            .await
     }
 
     async fn network_map(
@@ -175,7 +194,7 @@ impl query_service::Server for Query {
         params: query_service::NetworkMapParams,
         results: query_service::NetworkMapResults,
     ) -> Result<(), capnp::Error> {
-        self.map(params, results).await
+        self.timed("network_map", self.map(params, results)).await
     }
 
     async fn usage(
@@ -183,7 +202,7 @@ impl query_service::Server for Query {
         params: query_service::UsageParams,
         results: query_service::UsageResults,
     ) -> Result<(), capnp::Error> {
-        self.usage_table(params, results).await
+        self.timed("usage", self.usage_table(params, results)).await
     }
 
     async fn export_pcapng(
@@ -191,7 +210,8 @@ impl query_service::Server for Query {
         params: query_service::ExportPcapngParams,
         results: query_service::ExportPcapngResults,
     ) -> Result<(), capnp::Error> {
-        self.export(params, results).await
+        self.timed("export_pcapng", self.export(params, results))
+            .await
     }
 
     async fn agents(
