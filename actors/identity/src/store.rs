@@ -1,0 +1,649 @@
+//! The store: persisted records (teams, agents, API tokens, users), authentication, the check of
+//! every call, and the admin operations. Cheap to clone (shared).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::{AgentKind, AgentView, ApiTokenView, Identity, Principal, Role, Scope};
+use crate::model::{UserRole, UserView};
+use crate::secret::{
+    hash_password, new_token, parse_token, password_matches, same_text, secret_matches, TokenKind,
+};
+use crate::sessions::{IssuedTokens, Sessions};
+use crate::IdentityError;
+
+/// The file, in the node's data folder.
+pub const FILE_NAME: &str = "identities.json";
+
+/// How long users' tokens last.
+#[derive(Debug, Clone)]
+pub struct IdentityConfig {
+    pub access_ttl: Duration,
+    pub refresh_ttl: Duration,
+}
+
+impl Default for IdentityConfig {
+    fn default() -> Self {
+        Self {
+            access_ttl: Duration::from_secs(15 * 60),
+            refresh_ttl: Duration::from_secs(12 * 3600),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct Stored {
+    teams: BTreeSet<String>,
+    agents: BTreeMap<String, StoredAgent>,
+    api_tokens: BTreeMap<String, StoredApiToken>,
+    users: BTreeMap<String, StoredUser>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct StoredAgent {
+    name: String,
+    team: String,
+    kind: AgentKind,
+    secret_sha256: String,
+    created_at: i64,
+    revoked: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct StoredApiToken {
+    label: String,
+    scopes: BTreeSet<Scope>,
+    team: Option<String>,
+    secret_sha256: String,
+    created_at: i64,
+    revoked: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct StoredUser {
+    password_argon2: String,
+    role: UserRole,
+    teams: BTreeSet<String>,
+    created_at: i64,
+}
+
+#[derive(Debug)]
+struct Inner {
+    path: Option<PathBuf>,
+    admin_token: String,
+    config: IdentityConfig,
+    stored: Mutex<Stored>,
+    sessions: Mutex<Sessions>,
+    /// Added to the wall clock (tests move time forward to expire tokens).
+    skew_ns: AtomicI64,
+    /// A hash verified when a login names no user, so that its time says nothing.
+    decoy_hash: String,
+}
+
+/// The identity store of a node.
+#[derive(Debug, Clone)]
+pub struct IdentityStore {
+    inner: Arc<Inner>,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn valid_name(kind: &str, name: &str) -> Result<(), IdentityError> {
+    let ok = !name.is_empty()
+        && name.len() <= 128
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.:@/".contains(c));
+    if ok {
+        Ok(())
+    } else {
+        Err(IdentityError::Invalid(format!(
+            "a {kind} name is 1 to 128 of A-Z a-z 0-9 - _ . : @ /"
+        )))
+    }
+}
+
+impl IdentityStore {
+    /// Opens (or starts) the store in `data_dir`; `admin_token` keeps its meaning.
+    pub fn open(
+        data_dir: &Path,
+        admin_token: &str,
+        config: IdentityConfig,
+    ) -> Result<Self, IdentityError> {
+        let path = data_dir.join(FILE_NAME);
+        let stored = match std::fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|error| IdentityError::Load {
+                path: path.clone(),
+                message: error.to_string(),
+            })?,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Stored::default(),
+            Err(error) => {
+                return Err(IdentityError::Load {
+                    path,
+                    message: error.to_string(),
+                })
+            }
+        };
+        Self::build(Some(path), admin_token, config, stored)
+    }
+
+    /// A store that keeps nothing on disk (tests, tools).
+    pub fn in_memory(admin_token: &str, config: IdentityConfig) -> Result<Self, IdentityError> {
+        Self::build(None, admin_token, config, Stored::default())
+    }
+
+    fn build(
+        path: Option<PathBuf>,
+        admin_token: &str,
+        config: IdentityConfig,
+        stored: Stored,
+    ) -> Result<Self, IdentityError> {
+        Ok(Self {
+            inner: Arc::new(Inner {
+                path,
+                admin_token: admin_token.to_owned(),
+                config,
+                stored: Mutex::new(stored),
+                sessions: Mutex::new(Sessions::default()),
+                skew_ns: AtomicI64::new(0),
+                decoy_hash: hash_password("a password nobody has")?,
+            }),
+        })
+    }
+
+    /// Now, epoch ns (plus the test skew).
+    pub fn now(&self) -> i64 {
+        let wall = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|elapsed| i64::try_from(elapsed.as_nanos()).unwrap_or(i64::MAX))
+            .unwrap_or(0);
+        wall.saturating_add(self.inner.skew_ns.load(Ordering::Relaxed))
+    }
+
+    /// Moves this store's clock forward (tests: expire access tokens without waiting).
+    pub fn advance_clock(&self, by: Duration) {
+        let ns = i64::try_from(by.as_nanos()).unwrap_or(i64::MAX);
+        self.inner.skew_ns.fetch_add(ns, Ordering::Relaxed);
+    }
+
+    /// Who presents `token`: the admin token, an agent's or API token, or a user's access token.
+    pub fn authenticate(&self, token: &str) -> Result<Identity, IdentityError> {
+        let Some((kind, id, secret)) = parse_token(token) else {
+            if !self.inner.admin_token.is_empty() && same_text(token, &self.inner.admin_token) {
+                return Ok(Identity {
+                    principal: Principal::AdminToken,
+                    name: "admin".into(),
+                    role: Role::Admin,
+                    scopes: BTreeSet::from([Scope::Admin]),
+                    teams: None,
+                    expires_at: 0,
+                });
+            }
+            return Err(IdentityError::InvalidCredential);
+        };
+        let stored = lock(&self.inner.stored);
+        match kind {
+            TokenKind::Agent => {
+                let agent = stored
+                    .agents
+                    .get(id)
+                    .filter(|agent| secret_matches(secret, &agent.secret_sha256))
+                    .ok_or(IdentityError::InvalidCredential)?;
+                if agent.revoked {
+                    return Err(IdentityError::Revoked);
+                }
+                Ok(Identity {
+                    principal: Principal::Agent { id: id.to_owned() },
+                    name: agent.name.clone(),
+                    role: Role::Agent,
+                    scopes: BTreeSet::from([Scope::Ingest, Scope::Agents]),
+                    teams: Some(BTreeSet::from([agent.team.clone()])),
+                    expires_at: 0,
+                })
+            }
+            TokenKind::Api => {
+                let api = stored
+                    .api_tokens
+                    .get(id)
+                    .filter(|api| secret_matches(secret, &api.secret_sha256))
+                    .ok_or(IdentityError::InvalidCredential)?;
+                if api.revoked {
+                    return Err(IdentityError::Revoked);
+                }
+                let role = if api.scopes.contains(&Scope::Admin) {
+                    Role::Admin
+                } else {
+                    Role::Reader
+                };
+                Ok(Identity {
+                    principal: Principal::ApiToken { id: id.to_owned() },
+                    name: api.label.clone(),
+                    role,
+                    scopes: api.scopes.clone(),
+                    teams: api.team.clone().map(|team| BTreeSet::from([team])),
+                    expires_at: 0,
+                })
+            }
+            TokenKind::Access => {
+                let (user, expires_at) = lock(&self.inner.sessions)
+                    .access(id, secret, self.now())
+                    .ok_or(IdentityError::InvalidCredential)?;
+                let record = stored.users.get(&user).ok_or(IdentityError::Revoked)?;
+                Ok(user_identity(&user, record, id, expires_at))
+            }
+            TokenKind::Refresh => Err(IdentityError::InvalidCredential),
+        }
+    }
+
+    /// Fails when the identity's record was revoked or removed, or its access token expired
+    /// or ended: called on every RPC, so that a revocation is felt at once.
+    pub fn check(&self, identity: &Identity) -> Result<(), IdentityError> {
+        let live = match &identity.principal {
+            Principal::AdminToken => true,
+            Principal::Agent { id } => lock(&self.inner.stored)
+                .agents
+                .get(id)
+                .is_some_and(|agent| !agent.revoked),
+            Principal::ApiToken { id } => lock(&self.inner.stored)
+                .api_tokens
+                .get(id)
+                .is_some_and(|api| !api.revoked),
+            Principal::User { name, access_id } => {
+                lock(&self.inner.stored).users.contains_key(name)
+                    && lock(&self.inner.sessions).is_live(access_id, self.now())
+            }
+        };
+        if live {
+            Ok(())
+        } else {
+            Err(IdentityError::Revoked)
+        }
+    }
+
+    /// A user's login: an access token and a refresh token.
+    pub fn login_password(
+        &self,
+        name: &str,
+        password: &str,
+    ) -> Result<IssuedTokens, IdentityError> {
+        let hash = lock(&self.inner.stored)
+            .users
+            .get(name)
+            .map(|user| user.password_argon2.clone());
+        let matches = password_matches(password, hash.as_deref().unwrap_or(&self.inner.decoy_hash));
+        if hash.is_none() || !matches {
+            tracing::info!(user = name, "password login refused");
+            return Err(IdentityError::InvalidCredential);
+        }
+        self.issue(name)
+    }
+
+    /// New tokens for a valid refresh token (which is used up).
+    pub fn refresh(&self, refresh_token: &str) -> Result<IssuedTokens, IdentityError> {
+        let Some((TokenKind::Refresh, id, secret)) = parse_token(refresh_token) else {
+            return Err(IdentityError::InvalidCredential);
+        };
+        let user = lock(&self.inner.sessions)
+            .take_refresh(id, secret, self.now())
+            .ok_or(IdentityError::InvalidCredential)?;
+        if !lock(&self.inner.stored).users.contains_key(&user) {
+            return Err(IdentityError::Revoked);
+        }
+        self.issue(&user)
+    }
+
+    /// Ends the session of an access or refresh token. False when there was none.
+    pub fn logout(&self, token: &str) -> bool {
+        match parse_token(token) {
+            Some((kind, id, secret)) => lock(&self.inner.sessions).end(kind, id, secret),
+            None => false,
+        }
+    }
+
+    fn issue(&self, user: &str) -> Result<IssuedTokens, IdentityError> {
+        let ttl = |duration: Duration| i64::try_from(duration.as_nanos()).unwrap_or(i64::MAX);
+        lock(&self.inner.sessions).issue(
+            user,
+            self.now(),
+            ttl(self.inner.config.access_ttl),
+            ttl(self.inner.config.refresh_ttl),
+        )
+    }
+
+    /// The names of the agents (every token, revoked or not) of `teams`: whose data they see.
+    pub fn agents_of_teams(&self, teams: &BTreeSet<String>) -> BTreeSet<String> {
+        lock(&self.inner.stored)
+            .agents
+            .values()
+            .filter(|agent| teams.contains(&agent.team))
+            .map(|agent| agent.name.clone())
+            .collect()
+    }
+
+    /// Applies `change` to a copy, saves it, then keeps it (a failed save changes nothing).
+    fn modify<T>(
+        &self,
+        change: impl FnOnce(&mut Stored, i64) -> Result<T, IdentityError>,
+    ) -> Result<T, IdentityError> {
+        let mut stored = lock(&self.inner.stored);
+        let mut copy = stored.clone();
+        let answer = change(&mut copy, self.now())?;
+        if let Some(path) = &self.inner.path {
+            save(path, &copy)?;
+        }
+        *stored = copy;
+        Ok(answer)
+    }
+
+    pub fn create_team(&self, name: &str) -> Result<(), IdentityError> {
+        valid_name("team", name)?;
+        self.modify(|stored, _| {
+            if !stored.teams.insert(name.to_owned()) {
+                return Err(IdentityError::Exists {
+                    kind: "team",
+                    name: name.to_owned(),
+                });
+            }
+            Ok(())
+        })?;
+        tracing::info!(team = name, "team created");
+        Ok(())
+    }
+
+    pub fn teams(&self) -> Vec<String> {
+        lock(&self.inner.stored).teams.iter().cloned().collect()
+    }
+
+    /// A new agent token for `name` in `team`: the token is in the answer only.
+    pub fn create_agent(
+        &self,
+        name: &str,
+        team: &str,
+        kind: AgentKind,
+    ) -> Result<(AgentView, String), IdentityError> {
+        valid_name("agent", name)?;
+        let made = new_token(TokenKind::Agent)?;
+        let view = self.modify(|stored, now| {
+            need_team(stored, team)?;
+            if let Some(other) = stored
+                .agents
+                .values()
+                .find(|a| a.name == name && !a.revoked)
+            {
+                if other.team != team {
+                    return Err(IdentityError::Exists {
+                        kind: "agent (in another team)",
+                        name: name.to_owned(),
+                    });
+                }
+            }
+            let agent = StoredAgent {
+                name: name.to_owned(),
+                team: team.to_owned(),
+                kind,
+                secret_sha256: made.hash.clone(),
+                created_at: now,
+                revoked: false,
+            };
+            let view = agent_view(&made.id, &agent);
+            stored.agents.insert(made.id.clone(), agent);
+            Ok(view)
+        })?;
+        tracing::info!(agent = name, team, id = view.id, "agent token created");
+        Ok((view, made.token))
+    }
+
+    pub fn agents(&self) -> Vec<AgentView> {
+        let stored = lock(&self.inner.stored);
+        stored
+            .agents
+            .iter()
+            .map(|(id, a)| agent_view(id, a))
+            .collect()
+    }
+
+    /// Revokes the agent token `id`, or every token of the agent named so.
+    pub fn revoke_agent(&self, id_or_name: &str) -> Result<usize, IdentityError> {
+        let count = self.modify(|stored, _| {
+            let mut count = 0;
+            for (id, agent) in stored.agents.iter_mut() {
+                if (id == id_or_name || agent.name == id_or_name) && !agent.revoked {
+                    agent.revoked = true;
+                    count += 1;
+                }
+            }
+            not_found_if_zero(count, "agent", id_or_name)
+        })?;
+        tracing::info!(agent = id_or_name, count, "agent token revoked");
+        Ok(count)
+    }
+
+    pub fn create_api_token(
+        &self,
+        label: &str,
+        scopes: BTreeSet<Scope>,
+        team: Option<&str>,
+    ) -> Result<(ApiTokenView, String), IdentityError> {
+        valid_name("token", label)?;
+        if scopes.is_empty() {
+            return Err(IdentityError::Invalid("a token needs a scope".into()));
+        }
+        let made = new_token(TokenKind::Api)?;
+        let view = self.modify(|stored, now| {
+            if let Some(team) = team {
+                need_team(stored, team)?;
+            }
+            let api = StoredApiToken {
+                label: label.to_owned(),
+                scopes,
+                team: team.map(str::to_owned),
+                secret_sha256: made.hash.clone(),
+                created_at: now,
+                revoked: false,
+            };
+            let view = api_view(&made.id, &api);
+            stored.api_tokens.insert(made.id.clone(), api);
+            Ok(view)
+        })?;
+        tracing::info!(label, id = view.id, "api token created");
+        Ok((view, made.token))
+    }
+
+    pub fn api_tokens(&self) -> Vec<ApiTokenView> {
+        let stored = lock(&self.inner.stored);
+        stored
+            .api_tokens
+            .iter()
+            .map(|(id, t)| api_view(id, t))
+            .collect()
+    }
+
+    /// Revokes the API token `id`, or every token with that label.
+    pub fn revoke_api_token(&self, id_or_label: &str) -> Result<usize, IdentityError> {
+        let count = self.modify(|stored, _| {
+            let mut count = 0;
+            for (id, api) in stored.api_tokens.iter_mut() {
+                if (id == id_or_label || api.label == id_or_label) && !api.revoked {
+                    api.revoked = true;
+                    count += 1;
+                }
+            }
+            not_found_if_zero(count, "api token", id_or_label)
+        })?;
+        tracing::info!(token = id_or_label, count, "api token revoked");
+        Ok(count)
+    }
+
+    pub fn create_user(
+        &self,
+        name: &str,
+        password: &str,
+        role: UserRole,
+        teams: BTreeSet<String>,
+    ) -> Result<UserView, IdentityError> {
+        valid_name("user", name)?;
+        if password.chars().count() < 8 {
+            return Err(IdentityError::Invalid(
+                "a password has 8 characters at least".into(),
+            ));
+        }
+        let hash = hash_password(password)?;
+        let view = self.modify(|stored, now| {
+            for team in &teams {
+                need_team(stored, team)?;
+            }
+            if stored.users.contains_key(name) {
+                return Err(IdentityError::Exists {
+                    kind: "user",
+                    name: name.to_owned(),
+                });
+            }
+            let user = StoredUser {
+                password_argon2: hash,
+                role,
+                teams,
+                created_at: now,
+            };
+            let view = user_view(name, &user);
+            stored.users.insert(name.to_owned(), user);
+            Ok(view)
+        })?;
+        tracing::info!(user = name, role = role.as_str(), "user created");
+        Ok(view)
+    }
+
+    pub fn users(&self) -> Vec<UserView> {
+        let stored = lock(&self.inner.stored);
+        stored
+            .users
+            .iter()
+            .map(|(name, u)| user_view(name, u))
+            .collect()
+    }
+
+    /// Removes a user; its sessions end at once.
+    pub fn remove_user(&self, name: &str) -> Result<(), IdentityError> {
+        self.modify(|stored, _| match stored.users.remove(name) {
+            Some(_) => Ok(()),
+            None => Err(IdentityError::NotFound {
+                kind: "user",
+                name: name.to_owned(),
+            }),
+        })?;
+        lock(&self.inner.sessions).end_user(name);
+        tracing::info!(user = name, "user removed");
+        Ok(())
+    }
+}
+
+fn user_identity(name: &str, user: &StoredUser, access_id: &str, expires_at: i64) -> Identity {
+    let (role, scopes, teams) = match user.role {
+        UserRole::Admin => (Role::Admin, BTreeSet::from([Scope::Admin]), None),
+        UserRole::Viewer => (
+            Role::Reader,
+            BTreeSet::from([Scope::Query]),
+            Some(user.teams.clone()),
+        ),
+    };
+    Identity {
+        principal: Principal::User {
+            name: name.to_owned(),
+            access_id: access_id.to_owned(),
+        },
+        name: name.to_owned(),
+        role,
+        scopes,
+        teams,
+        expires_at,
+    }
+}
+
+fn need_team(stored: &Stored, team: &str) -> Result<(), IdentityError> {
+    if stored.teams.contains(team) {
+        Ok(())
+    } else {
+        Err(IdentityError::NotFound {
+            kind: "team",
+            name: team.to_owned(),
+        })
+    }
+}
+
+fn not_found_if_zero(count: usize, kind: &'static str, name: &str) -> Result<usize, IdentityError> {
+    if count == 0 {
+        Err(IdentityError::NotFound {
+            kind,
+            name: name.to_owned(),
+        })
+    } else {
+        Ok(count)
+    }
+}
+
+fn agent_view(id: &str, agent: &StoredAgent) -> AgentView {
+    AgentView {
+        id: id.to_owned(),
+        name: agent.name.clone(),
+        team: agent.team.clone(),
+        kind: agent.kind,
+        created_at: agent.created_at,
+        revoked: agent.revoked,
+    }
+}
+
+fn api_view(id: &str, api: &StoredApiToken) -> ApiTokenView {
+    ApiTokenView {
+        id: id.to_owned(),
+        label: api.label.clone(),
+        scopes: api.scopes.clone(),
+        team: api.team.clone(),
+        created_at: api.created_at,
+        revoked: api.revoked,
+    }
+}
+
+fn user_view(name: &str, user: &StoredUser) -> UserView {
+    UserView {
+        name: name.to_owned(),
+        role: user.role,
+        teams: user.teams.clone(),
+        created_at: user.created_at,
+    }
+}
+
+/// Writes the document to a temporary file (mode 0600), fsyncs it, renames it over the old one
+/// and fsyncs the folder: a crash leaves the old document or the new one, never a mix.
+fn save(path: &Path, stored: &Stored) -> Result<(), IdentityError> {
+    let failed = |source: std::io::Error| IdentityError::Save {
+        path: path.to_owned(),
+        source,
+    };
+    let bytes =
+        serde_json::to_vec_pretty(stored).map_err(|error| failed(std::io::Error::other(error)))?;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(failed)?;
+    let temporary = path.with_extension("json.tmp");
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(&temporary).map_err(failed)?;
+    file.write_all(&bytes).map_err(failed)?;
+    file.sync_all().map_err(failed)?;
+    drop(file);
+    std::fs::rename(&temporary, path).map_err(failed)?;
+    std::fs::File::open(dir)
+        .and_then(|folder| folder.sync_all())
+        .map_err(failed)?;
+    Ok(())
+}
