@@ -115,6 +115,7 @@ pub(crate) fn password_matches(password: &str, stored: &str) -> bool {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -1,4 +1,5 @@
 //! The identity store on a real folder: persistence, revocation, users' sessions, no secret on disk.
+#![allow(clippy::unwrap_used)]
 
 use std::collections::BTreeSet;
 use std::time::Duration;
