@@ -23,3 +23,4 @@ pub use cluster::ClusterSettings;
 pub use config::{BackendConfig, ConfigError, IndexSettings, RetentionConfig, TextIndexSettings};
 pub use node::{BackendNode, NodeError};
 pub use rpc::serve_connections;
+pub use spider_identity;

@@ -33,6 +33,8 @@ pub enum NodeError {
     Aborted,
     #[error("cannot join the cluster: {0}")]
     Cluster(#[from] spider_cluster::ClusterError),
+    #[error("cannot open the identity store: {0}")]
+    Identity(#[from] spider_identity::IdentityError),
     #[error("a storage shard failed: {source}")]
     Index {
         source: spider_storage::StorageError,
@@ -42,6 +44,7 @@ pub enum NodeError {
 /// A running backend node. Dropping it stops it.
 pub struct BackendNode {
     addr: SocketAddr,
+    identities: spider_identity::IdentityStore,
     shards: Vec<actix::Addr<spider_storage::ShardActor>>,
     stop_actors: Option<tokio::sync::oneshot::Sender<()>>,
     stop_rpc: Option<tokio::sync::oneshot::Sender<()>>,
@@ -59,6 +62,12 @@ impl std::fmt::Debug for BackendNode {
 impl BackendNode {
     /// Opens the shards (catching their indexes up), starts the actors and the RPC listener.
     pub fn start(config: BackendConfig) -> Result<Self, NodeError> {
+        let identities = spider_identity::IdentityStore::open(
+            &config.data_dir,
+            &config.admin_token,
+            spider_identity::IdentityConfig::default(),
+        )?;
+        let rpc_identities = identities.clone();
         let (router_tx, router_rx) = mpsc::channel::<Result<Router, NodeError>>();
         let (stop_actors, actors_stopped) = tokio::sync::oneshot::channel::<()>();
         let actor_config = config.clone();
@@ -139,7 +148,7 @@ impl BackendNode {
                     tracing::info!(addr = %bound, "backend listening");
                     let registry = Registry::open(&data_dir, router.clone(), retention);
                     tokio::select! {
-                        () = crate::rpc::serve(listener, router, registry, token) => {}
+                        () = crate::rpc::serve(listener, router, registry, token, rpc_identities) => {}
                         _ = rpc_stopped => {}
                     }
                     if let Some(member) = member {
@@ -153,6 +162,7 @@ impl BackendNode {
         let addr = addr_rx.recv().map_err(|_| NodeError::Aborted)??;
         Ok(Self {
             addr,
+            identities,
             shards,
             stop_actors: Some(stop_actors),
             stop_rpc: Some(stop_rpc),
@@ -163,6 +173,11 @@ impl BackendNode {
     /// The address the RPC listener is bound to.
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The node's identity store (teams, tokens, users), as `Session.identities` changes it.
+    pub fn identities(&self) -> &spider_identity::IdentityStore {
+        &self.identities
     }
 
     /// Makes everything stored so far searchable now, rather than at the next index commit.

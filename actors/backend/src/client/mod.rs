@@ -7,6 +7,7 @@
 mod agents;
 mod cluster;
 mod controller;
+mod identities;
 mod ingest_push;
 mod query;
 
@@ -15,6 +16,7 @@ pub use cluster::{ClusterAnswer, ClusterClient, ShardMapView};
 pub use controller::{
     CommandServer, ControllerCommands, ControllerHandle, Inventories, InventoryPush,
 };
+pub use identities::{refresh, sign_in, sign_out, IdentityAdmin, UserTokens, WhoAmI};
 pub use ingest_push::{Ack, CapturePush, DropCounters, UsagePush};
 pub use query::{
     Export, ExportTarget, HttpPage, MapEdge, MapNode, NetworkMap, Page, TimelineBucket,
@@ -118,30 +120,20 @@ impl BackendClient {
         let mut system = RpcSystem::new(network, None);
         let auth: auth::Client = system.bootstrap(Side::Server);
         tokio::task::spawn_local(system);
+        Self::login(auth, token).await
+    }
+
+    /// Logs in with `token` on a connection already open (its bootstrap `auth`): a gateway
+    /// opens one session per caller on its one connection. The token may be the admin token, an
+    /// agent's or API token, or a user's access token. Fails when the login is refused; a
+    /// capability the identity may not use fails at its first call ("permission denied").
+    pub async fn login(auth: auth::Client, token: &str) -> Result<Self, ClientError> {
         let mut login = auth.login_request();
         login.get().init_credential().set_admin_token(token);
         let session = login.send().promise.await?.get()?.get_session()?;
-        let ingest = session
-            .ingest_request()
-            .send()
-            .promise
-            .await?
-            .get()?
-            .get_ingest()?;
-        let query = session
-            .query_request()
-            .send()
-            .promise
-            .await?
-            .get()?
-            .get_query()?;
-        let registry = session
-            .agents_request()
-            .send()
-            .promise
-            .await?
-            .get()?
-            .get_registry()?;
+        let ingest = session.ingest_request().send().pipeline.get_ingest();
+        let query = session.query_request().send().pipeline.get_query();
+        let registry = session.agents_request().send().pipeline.get_registry();
         Ok(Self {
             auth,
             session,

@@ -3,8 +3,10 @@
 //! RPC objects are not `Send`: they live on this thread's `LocalSet` and forward work to the
 //! actors through their addresses.
 
+mod access;
 mod agents;
 mod auth;
+mod identities;
 mod ingest;
 mod paging;
 mod peers;
@@ -27,10 +29,11 @@ pub(crate) async fn serve(
     router: Router,
     registry: Registry,
     admin_token: String,
+    identities: spider_identity::IdentityStore,
 ) {
-    let peers = peers::Peers::new(admin_token.clone());
+    let peers = peers::Peers::new(admin_token);
     let bootstrap: auth_schema::Client =
-        capnp_rpc::new_client(auth::Auth::new(router, registry, admin_token, peers));
+        capnp_rpc::new_client(auth::Auth::new(router, registry, identities, peers));
     serve_connections(listener, bootstrap.client).await;
 }
 

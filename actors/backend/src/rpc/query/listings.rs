@@ -15,7 +15,7 @@ use spider_storage::{
 
 use super::super::failed;
 use super::super::paging::{virtual_missing, window, write_page, DEFAULT_LIMIT, MAX_LIMIT};
-use super::{parsed_q, whisperers_of, write_missing, Query};
+use super::{parsed_q, write_missing, Query};
 
 impl Query {
     pub(super) async fn list_http(
@@ -26,7 +26,7 @@ impl Query {
         let query = params.get()?.get_query()?;
         let window = window(query)?;
         let mut storage = HttpQuery::new(window.range, window.shard_limit);
-        storage.whisperers = whisperers_of(query)?;
+        storage.whisperers = self.whisperers_of(query)?;
         storage.query = parsed_q(query, RecordKind::Http)?;
         let merged = self
             .list(
@@ -57,7 +57,7 @@ impl Query {
         let window = window(query)?;
         let storage = SessionQuery {
             range: window.range,
-            whisperers: whisperers_of(query)?,
+            whisperers: self.whisperers_of(query)?,
             query: parsed_q(query, RecordKind::TcpSession)?,
             limit: window.shard_limit,
             cursor: None,
@@ -96,7 +96,7 @@ impl Query {
             ));
         }
         let window = window(query)?;
-        let whisperers = whisperers_of(query)?;
+        let whisperers = self.whisperers_of(query)?;
         let (range, limit) = (window.range, window.shard_limit);
         let merged = self
             .list(
@@ -152,7 +152,7 @@ impl Query {
         };
         let storage = DnsQuery {
             range: window.range,
-            whisperers: whisperers_of(query)?,
+            whisperers: self.whisperers_of(query)?,
             name,
             limit: window.shard_limit,
             cursor: None,
