@@ -104,8 +104,9 @@ impl Sessions {
         Some(session.user)
     }
 
-    /// Ends the session an access or refresh token belongs to (logout). False when unknown.
-    pub fn end(&mut self, kind: TokenKind, id: &str, secret: &str) -> bool {
+    /// Ends the session a valid (not expired) access or refresh token belongs to (logout).
+    /// False when unknown or expired.
+    pub fn end(&mut self, kind: TokenKind, id: &str, secret: &str, now: i64) -> bool {
         let refresh_id = match kind {
             TokenKind::Access => match self.refresh_of_access.get(id) {
                 Some(refresh) => refresh.clone(),
@@ -117,11 +118,11 @@ impl Sessions {
         let Some(session) = self.by_refresh.get(&refresh_id) else {
             return false;
         };
-        let hash = match kind {
-            TokenKind::Access => &session.access_hash,
-            _ => &session.refresh_hash,
+        let (hash, expires_at) = match kind {
+            TokenKind::Access => (&session.access_hash, session.access_expires_at),
+            _ => (&session.refresh_hash, session.refresh_expires_at),
         };
-        if !secret_matches(secret, hash) {
+        if !secret_matches(secret, hash) || now >= expires_at {
             return false;
         }
         if let Some(session) = self.by_refresh.remove(&refresh_id) {

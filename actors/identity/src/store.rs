@@ -302,10 +302,13 @@ impl IdentityStore {
         self.issue(&user)
     }
 
-    /// Ends the session of an access or refresh token. False when there was none.
+    /// Ends the session of a valid access or refresh token. False when there was none (or the
+    /// token expired: a session whose access token expired ends with its refresh token).
     pub fn logout(&self, token: &str) -> bool {
         match parse_token(token) {
-            Some((kind, id, secret)) => lock(&self.inner.sessions).end(kind, id, secret),
+            Some((kind, id, secret)) => {
+                lock(&self.inner.sessions).end(kind, id, secret, self.now())
+            }
             None => false,
         }
     }
