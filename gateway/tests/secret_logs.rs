@@ -31,7 +31,7 @@ async fn call(env: &Env, method: &str, path: &str, token: &str, body: &str) -> u
         .path(path)
         .header("authorization", format!("Bearer {token}"))
         .header("content-type", "application/json")
-        .body(body.to_owned())
+        .body(body)
         .reply(&env.filter())
         .await
         .status()
