@@ -430,3 +430,32 @@ async fn the_documented_table_holds_every_route() {
     // One (method, path) per declaration.
     assert_eq!(table.len(), declared, "{table:?}");
 }
+
+/// A live socket opened with a token ends once the token is revoked (its next poll is refused).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_token_closes_its_live_socket() {
+    let env = Env::start();
+    let store = env.node.identities().clone();
+    let (_, token) = store
+        .create_api_token("wallboard", BTreeSet::from([Scope::Query]), None)
+        .unwrap();
+    let mut socket = warp::test::ws()
+        .path(&format!("/api/v1/live?access_token={token}"))
+        .handshake(env.filter())
+        .await
+        .unwrap();
+    let hello: Value =
+        serde_json::from_str(socket.recv().await.unwrap().to_str().unwrap()).unwrap();
+    assert_eq!(hello["type"], "hello");
+    store.revoke_api_token("wallboard").unwrap();
+    loop {
+        match socket.recv().await {
+            Ok(message) if message.is_close() => break,
+            Ok(message) => assert!(
+                !message.to_str().unwrap_or("").contains("\"http\""),
+                "no data after the revocation: {message:?}"
+            ),
+            Err(_) => break,
+        }
+    }
+}
