@@ -53,6 +53,16 @@ fn main() {
         ..BackendConfig::default()
     })
     .unwrap();
+    // A user to log in with a name and password (the browser tests do).
+    let user = serde_json::json!({"name": "demo", "password": "demo password"});
+    node.identities()
+        .create_user(
+            "demo",
+            "demo password",
+            spider_backend::spider_identity::UserRole::Admin,
+            Default::default(),
+        )
+        .unwrap();
     let mut config = GatewayConfig::new(listen.parse().unwrap(), node.local_addr(), token.clone());
     config.ui_dir = ui;
     let cluster = cluster_dir.as_ref().map(|dir| {
@@ -100,7 +110,7 @@ fn main() {
     node.commit_indexes().unwrap();
     drop(bridge);
     let url = format!("http://{}/", gateway.local_addr());
-    let mut ready = serde_json::json!({"url": url, "token": token});
+    let mut ready = serde_json::json!({"url": url, "token": token, "user": user});
     if let Some(cluster) = &cluster {
         ready["kubeconfig"] = cluster.kubeconfig().display().to_string().into();
     }
