@@ -375,3 +375,69 @@ fn identities_survive_a_restart_of_the_node() {
         assert_eq!(users.len(), 1);
     });
 }
+
+#[test]
+fn a_pattern_token_serves_every_agent_named_so_and_only_those() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = start_node(dir.path());
+    let addr = node.local_addr();
+    on_local(async move {
+        let admin = BackendClient::connect(addr, TOKEN).await.unwrap();
+        let identities = admin.identities().await.unwrap();
+        identities.create_team("shop").await.unwrap();
+        let (view, token) = identities
+            .create_agent("shop-*", "shop", "whisperer")
+            .await
+            .unwrap();
+        assert_eq!(view.name, "shop-*");
+        let control: Rc<dyn spider_backend::client::AgentControl> = Rc::new(NoControl);
+        let mut registrations = Vec::new();
+        for name in ["shop-web-1", "shop-db-0"] {
+            let agent = BackendClient::connect(addr, &token).await.unwrap();
+            registrations.push(
+                agent
+                    .register_agent(&info(name), control.clone())
+                    .await
+                    .unwrap(),
+            );
+            for batch in batches_of(&testdata("http-basic.pcap"), name, 64) {
+                try_push(&agent, name, &batch).await.unwrap();
+            }
+            agent.flush().await.unwrap();
+        }
+        let agent = BackendClient::connect(addr, &token).await.unwrap();
+        let error = message(agent.register_agent(&info("core-1"), control.clone()).await);
+        assert!(error.contains("permission denied"), "{error}");
+        let error = message(agent.register_agent(&info("shop-"), control).await);
+        assert!(
+            error.contains("permission denied"),
+            "the bare prefix is no name: {error}"
+        );
+        let batches = batches_of(&testdata("http-basic.pcap"), "core-1", 64);
+        let _received = try_push(&agent, "core-1", &batches[0]).await;
+        assert!(message(agent.flush().await).contains("permission denied"));
+
+        identities
+            .create_user("sue", "sue's password", "viewer", &["shop"])
+            .await
+            .unwrap();
+        let tokens = sign_in(&admin.auth(), "sue", "sue's password")
+            .await
+            .unwrap();
+        let sue = BackendClient::connect(addr, &tokens.access_token)
+            .await
+            .unwrap();
+        let seen: std::collections::BTreeSet<String> = sue
+            .http_all(all())
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|(whisperer, _)| whisperer)
+            .collect();
+        assert_eq!(
+            seen,
+            ["shop-db-0".to_owned(), "shop-web-1".to_owned()].into()
+        );
+        drop(registrations);
+    });
+}

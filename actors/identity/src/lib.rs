@@ -15,7 +15,8 @@ mod sessions;
 mod store;
 
 pub use model::{
-    AgentKind, AgentView, ApiTokenView, Identity, Principal, Role, Scope, UserRole, UserView,
+    name_matches, AgentKind, AgentView, ApiTokenView, Identity, Principal, Role, Scope, UserRole,
+    UserView,
 };
 pub use sessions::IssuedTokens;
 pub use store::{IdentityConfig, IdentityStore};

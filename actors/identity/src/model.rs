@@ -176,7 +176,8 @@ impl Identity {
         self.scopes.contains(&Scope::Admin) || self.scopes.contains(&scope)
     }
 
-    /// The only name an agent may write and register as; `None`: any (admins, ingest tokens).
+    /// The only name an agent may write and register as (or a pattern `PREFIX*`); `None`: any
+    /// (admins, ingest tokens).
     pub fn agent_name(&self) -> Option<&str> {
         match self.principal {
             Principal::Agent { .. } => Some(&self.name),
@@ -184,8 +185,23 @@ impl Identity {
         }
     }
 
+    /// True when this identity may write and register as the agent `name`.
+    pub fn may_act_as(&self, name: &str) -> bool {
+        self.agent_name().is_none_or(|own| name_matches(own, name))
+    }
+
     pub fn is_admin(&self) -> bool {
         self.scopes.contains(&Scope::Admin)
+    }
+}
+
+/// True when the agent name `pattern` covers `name`: the same name, or for `PREFIX*` any longer
+/// name that starts with `PREFIX` (one token for the Whisperers a Controller attaches, named
+/// after their pods).
+pub fn name_matches(pattern: &str, name: &str) -> bool {
+    match pattern.strip_suffix('*') {
+        Some(prefix) => name.len() > prefix.len() && name.starts_with(prefix),
+        None => pattern == name,
     }
 }
 

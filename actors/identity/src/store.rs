@@ -323,7 +323,8 @@ impl IdentityStore {
         )
     }
 
-    /// The names of the agents (every token, revoked or not) of `teams`: whose data they see.
+    /// The names (or `PREFIX*` patterns) of the agents (every token, revoked or not) of `teams`:
+    /// whose data they see.
     pub fn agents_of_teams(&self, teams: &BTreeSet<String>) -> BTreeSet<String> {
         lock(&self.inner.stored)
             .agents
@@ -367,14 +368,17 @@ impl IdentityStore {
         lock(&self.inner.stored).teams.iter().cloned().collect()
     }
 
-    /// A new agent token for `name` in `team`: the token is in the answer only.
+    /// A new agent token for `name` (or every name starting with `PREFIX` for `PREFIX*`) in
+    /// `team`: the token is in the answer only.
     pub fn create_agent(
         &self,
         name: &str,
         team: &str,
         kind: AgentKind,
     ) -> Result<(AgentView, String), IdentityError> {
-        valid_name("agent", name)?;
+        // `PREFIX*`: a token for every agent whose name starts with PREFIX.
+        let prefix = name.strip_suffix('*').unwrap_or(name);
+        valid_name("agent", prefix)?;
         let made = new_token(TokenKind::Agent)?;
         let view = self.modify(|stored, now| {
             need_team(stored, team)?;

@@ -179,3 +179,25 @@ fn viewers_see_their_teams_and_agents_belong_to_one_team() {
         .create_user("short", "short", UserRole::Viewer, BTreeSet::new())
         .is_err());
 }
+
+#[test]
+fn a_pattern_names_every_agent_that_starts_with_its_prefix() {
+    use spider_identity::name_matches;
+    assert!(name_matches("shop-*", "shop-web-1"));
+    assert!(!name_matches("shop-*", "shop-"));
+    assert!(!name_matches("shop-*", "core-1"));
+    assert!(name_matches("w1", "w1") && !name_matches("w1", "w10"));
+    let store = IdentityStore::in_memory(ADMIN, IdentityConfig::default()).unwrap();
+    store.create_team("shop").unwrap();
+    let (_, token) = store
+        .create_agent("shop-*", "shop", AgentKind::Whisperer)
+        .unwrap();
+    let identity = store.authenticate(&token).unwrap();
+    assert!(identity.may_act_as("shop-db-0") && !identity.may_act_as("billing-0"));
+    assert!(store
+        .create_agent("*", "shop", AgentKind::Whisperer)
+        .is_err());
+    assert!(store
+        .create_agent("a*b", "shop", AgentKind::Whisperer)
+        .is_err());
+}

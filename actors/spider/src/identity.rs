@@ -53,6 +53,8 @@ enum TeamCommand {
 enum AgentCommand {
     /// Makes a token for an agent; prints it once.
     Add {
+        /// The agent's name, or `PREFIX*` for every agent whose name starts with PREFIX (the
+        /// Whisperers a Controller attaches are named after their pods).
         name: String,
         #[arg(long)]
         team: String,

@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 use std::rc::Rc;
 
-use spider_identity::{Identity, IdentityStore, Scope};
+use spider_identity::{name_matches, Identity, IdentityStore, Scope};
 
 /// A session's identity and the store that can revoke it. Cheap to clone.
 #[derive(Clone)]
@@ -23,7 +23,8 @@ pub(crate) fn permission_denied(what: &str) -> capnp::Error {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Visible {
     All,
-    /// Only these agents (Whisperers, Gocipher, Controllers) by name; may be empty.
+    /// Only these agents (Whisperers, Gocipher, Controllers) by name or `PREFIX*` pattern; may
+    /// be empty.
     Only(BTreeSet<String>),
 }
 
@@ -31,25 +32,28 @@ impl Visible {
     pub fn shows(&self, agent: &str) -> bool {
         match self {
             Visible::All => true,
-            Visible::Only(names) => names.contains(agent),
+            Visible::Only(names) => names.iter().any(|pattern| name_matches(pattern, agent)),
         }
     }
 
-    /// The Whisperers a query may read, from the ones it asked for (empty: all). `None`: none
-    /// at all (the answer is empty).
-    pub fn narrow(&self, asked: Vec<String>) -> Option<Vec<String>> {
+    /// The Whisperers a query may read, from the ones it asked for (empty: all); `known` are
+    /// the agents' names the node knows, which patterns expand to. `None`: none at all (the
+    /// answer is empty).
+    pub fn narrow(&self, asked: Vec<String>, known: &[String]) -> Option<Vec<String>> {
         match self {
             Visible::All => Some(asked),
             Visible::Only(names) => {
-                let allowed: Vec<String> = if asked.is_empty() {
-                    names.iter().cloned().collect()
-                } else {
-                    asked
-                        .into_iter()
-                        .filter(|name| names.contains(name))
+                let allowed: BTreeSet<String> = if asked.is_empty() {
+                    names
+                        .iter()
+                        .filter(|name| !name.ends_with('*'))
+                        .cloned()
+                        .chain(known.iter().filter(|name| self.shows(name)).cloned())
                         .collect()
+                } else {
+                    asked.into_iter().filter(|name| self.shows(name)).collect()
                 };
-                (!allowed.is_empty()).then_some(allowed)
+                (!allowed.is_empty()).then(|| allowed.into_iter().collect())
             }
         }
     }
@@ -92,7 +96,7 @@ impl Guard {
     /// Fails unless the session may write or register as `agent` (an agent: only itself).
     pub fn may_act_as(&self, agent: &str) -> Result<(), capnp::Error> {
         match self.identity.agent_name() {
-            Some(own) if own != agent => {
+            Some(own) if !self.identity.may_act_as(agent) => {
                 tracing::warn!(
                     agent = own,
                     claimed = agent,

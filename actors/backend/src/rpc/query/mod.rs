@@ -46,10 +46,18 @@ impl Query {
         query: record_query::Reader<'_>,
     ) -> Result<Vec<String>, capnp::Error> {
         let asked = whisperers_of(query)?;
-        Ok(self
-            .guard
-            .visible()
-            .narrow(asked)
+        let visible = self.guard.visible();
+        let known: Vec<String> = match visible {
+            Visible::All => Vec::new(),
+            Visible::Only(_) => self
+                .registry
+                .list()
+                .into_iter()
+                .map(|agent| agent.info.name)
+                .collect(),
+        };
+        Ok(visible
+            .narrow(asked, &known)
             .unwrap_or_else(|| vec![NO_WHISPERER.to_owned()]))
     }
 
