@@ -265,6 +265,12 @@ fn backend_error(error: &ClientError) -> ApiError {
         ApiError::unauthorized()
     } else if message.contains("permission denied") {
         ApiError::forbidden(message)
+    } else if message.contains("too many failed logins") {
+        ApiError::new(
+            warp::http::StatusCode::TOO_MANY_REQUESTS,
+            "too_many_failures",
+            "too many failed logins: try again later",
+        )
     } else {
         ApiError::backend(message)
     }

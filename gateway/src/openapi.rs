@@ -300,9 +300,11 @@ fn session_paths(paths: &mut serde_json::Map<String, Value>) {
         "refresh_token": {"type": "string", "description": "Used once, at POST /api/v1/refresh."},
         "refresh_expires_at": {"type": "integer", "description": "epoch ms"}}});
     let body = |properties: Value, required: &[&str]| json!({"required": true, "content": {"application/json": {"schema": {"type": "object", "required": required, "properties": properties}}}});
-    paths.insert("/api/v1/login".into(), json!({"post": {"summary": "A local user's login: an access token and a refresh token (401 for a wrong name or password).", "security": [],
+    let mut login_responses = ok("the tokens", tokens.clone());
+    login_responses["429"] = json!({"description": "five failed logins for this name in five minutes: locked until the window ends", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}});
+    paths.insert("/api/v1/login".into(), json!({"post": {"summary": "A local user's login: an access token and a refresh token (401 for a wrong name or password, 429 after five failures).", "security": [],
         "requestBody": body(json!({"name": {"type": "string"}, "password": {"type": "string"}}), &["name", "password"]),
-        "responses": ok("the tokens", tokens.clone())}}));
+        "responses": login_responses}}));
     paths.insert("/api/v1/refresh".into(), json!({"post": {"summary": "New tokens for a refresh token, which is used up.", "security": [],
         "requestBody": body(json!({"refresh_token": {"type": "string"}}), &["refresh_token"]),
         "responses": ok("the tokens", tokens)}}));

@@ -244,6 +244,12 @@ async fn users_log_in_refresh_and_log_out() {
         .unwrap();
     assert_eq!(login(&env, "lou", "not lou's password").await.0, 401);
     assert_eq!(login(&env, "nobody", "lou's password").await.0, 401);
+    // Five failures lock a name (one above, four here): then 429, even with the right password.
+    for _ in 0..4 {
+        assert_eq!(login(&env, "nobody", "guess").await.0, 401);
+    }
+    let locked = login(&env, "nobody", "guess").await;
+    assert_eq!(locked.0, 429, "{}", locked.1);
     let (status, tokens) = login(&env, "lou", "lou's password").await;
     assert_eq!(status, 200);
     let access = tokens["access_token"].as_str().unwrap().to_owned();

@@ -28,6 +28,8 @@ pub enum IdentityError {
     InvalidCredential,
     #[error("credential revoked or expired")]
     Revoked,
+    #[error("too many failed logins: try again later")]
+    TooManyFailures,
     #[error("{0}")]
     Invalid(String),
     #[error("{kind} {name:?} already exists")]

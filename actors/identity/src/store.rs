@@ -18,6 +18,13 @@ use crate::secret::{
 use crate::sessions::{IssuedTokens, Sessions};
 use crate::IdentityError;
 
+/// Failed password logins for one name that lock it for the rest of the window.
+const MAX_FAILED_LOGINS: u32 = 5;
+/// The window in which failed logins count (ns): five minutes.
+const FAILED_LOGIN_WINDOW_NS: i64 = 5 * 60 * 1_000_000_000;
+/// Names whose failures are remembered at most (beyond, the oldest windows are forgotten).
+const MAX_FAILING_NAMES: usize = 10_000;
+
 /// The file, in the node's data folder.
 pub const FILE_NAME: &str = "identities.json";
 
@@ -80,6 +87,8 @@ struct Inner {
     config: IdentityConfig,
     stored: Mutex<Stored>,
     sessions: Mutex<Sessions>,
+    /// Failed password logins per name: (count, start of the window).
+    failures: Mutex<std::collections::HashMap<String, (u32, i64)>>,
     /// Added to the wall clock (tests move time forward to expire tokens).
     skew_ns: AtomicI64,
     /// A hash verified when a login names no user, so that its time says nothing.
@@ -155,6 +164,7 @@ impl IdentityStore {
                 config,
                 stored: Mutex::new(stored),
                 sessions: Mutex::new(Sessions::default()),
+                failures: Mutex::new(std::collections::HashMap::new()),
                 skew_ns: AtomicI64::new(0),
                 decoy_hash: hash_password("a password nobody has")?,
             }),
@@ -270,12 +280,20 @@ impl IdentityStore {
         }
     }
 
-    /// A user's login: an access token and a refresh token.
+    /// A user's login: an access token and a refresh token. After 5 failures for a name in 5
+    /// minutes, the name is refused (even with the right password) until the window ends.
     pub fn login_password(
         &self,
         name: &str,
         password: &str,
     ) -> Result<IssuedTokens, IdentityError> {
+        let now = self.now();
+        if let Some((count, since)) = lock(&self.inner.failures).get(name) {
+            if *count >= MAX_FAILED_LOGINS && now - since < FAILED_LOGIN_WINDOW_NS {
+                tracing::warn!(user = name, "password login refused: too many failures");
+                return Err(IdentityError::TooManyFailures);
+            }
+        }
         let hash = lock(&self.inner.stored)
             .users
             .get(name)
@@ -283,9 +301,23 @@ impl IdentityStore {
         let matches = password_matches(password, hash.as_deref().unwrap_or(&self.inner.decoy_hash));
         if hash.is_none() || !matches {
             tracing::info!(user = name, "password login refused");
+            self.count_failure(name, now);
             return Err(IdentityError::InvalidCredential);
         }
+        lock(&self.inner.failures).remove(name);
         self.issue(name)
+    }
+
+    fn count_failure(&self, name: &str, now: i64) {
+        let mut failures = lock(&self.inner.failures);
+        if failures.len() >= MAX_FAILING_NAMES {
+            failures.retain(|_, (_, since)| now - *since < FAILED_LOGIN_WINDOW_NS);
+        }
+        let entry = failures.entry(name.to_owned()).or_insert((0, now));
+        if now - entry.1 >= FAILED_LOGIN_WINDOW_NS {
+            *entry = (0, now);
+        }
+        entry.0 += 1;
     }
 
     /// New tokens for a valid refresh token (which is used up).

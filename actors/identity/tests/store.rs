@@ -201,3 +201,30 @@ fn a_pattern_names_every_agent_that_starts_with_its_prefix() {
         .create_agent("a*b", "shop", AgentKind::Whisperer)
         .is_err());
 }
+
+#[test]
+fn five_failed_logins_lock_a_name_for_five_minutes() {
+    let store = IdentityStore::in_memory(ADMIN, IdentityConfig::default()).unwrap();
+    store
+        .create_user("kim", "kim's password", UserRole::Viewer, BTreeSet::new())
+        .unwrap();
+    for _ in 0..5 {
+        assert!(matches!(
+            store.login_password("kim", "guess"),
+            Err(IdentityError::InvalidCredential)
+        ));
+    }
+    assert!(matches!(
+        store.login_password("kim", "kim's password"),
+        Err(IdentityError::TooManyFailures)
+    ));
+    store.advance_clock(Duration::from_secs(5 * 60));
+    assert!(store.login_password("kim", "kim's password").is_ok());
+    // A success starts the count again.
+    for _ in 0..4 {
+        assert!(store.login_password("kim", "guess").is_err());
+    }
+    assert!(store.login_password("kim", "kim's password").is_ok());
+    assert!(store.login_password("kim", "guess").is_err());
+    assert!(store.login_password("kim", "kim's password").is_ok());
+}

@@ -61,10 +61,16 @@ pub fn routes(state: &State) -> BoxedFilter<(Response,)> {
                     .call(move |client| async move {
                         spider_backend::client::sign_in(&client.auth(), &name, &password).await
                     })
-                    .await
-                    .map_err(reject)?;
-                tracing::info!(user = tokens.user, "user logged in");
-                Ok::<_, Rejection>(tokens_reply(&tokens))
+                    .await;
+                // Answered here, not rejected: a rejection would be merged with the other
+                // routes' (the bearer check's 401 would win over a 429).
+                Ok::<_, Rejection>(match tokens {
+                    Ok(tokens) => {
+                        tracing::info!(user = tokens.user, "user logged in");
+                        tokens_reply(&tokens)
+                    }
+                    Err(error) => error.into_response(),
+                })
             }
         });
     let refresh_state = state.clone();
@@ -80,9 +86,11 @@ pub fn routes(state: &State) -> BoxedFilter<(Response,)> {
                     .call(move |client| async move {
                         spider_backend::client::refresh(&client.auth(), &body.refresh_token).await
                     })
-                    .await
-                    .map_err(reject)?;
-                Ok::<_, Rejection>(tokens_reply(&tokens))
+                    .await;
+                Ok::<_, Rejection>(match tokens {
+                    Ok(tokens) => tokens_reply(&tokens),
+                    Err(error) => error.into_response(),
+                })
             }
         });
     let logout_state = state.clone();
