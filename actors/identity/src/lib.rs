@@ -9,6 +9,7 @@
 //!
 //! It must not speak RPC or HTTP: the backend's `Auth` and the gateway ask it through the node.
 
+mod admin;
 mod model;
 mod secret;
 mod sessions;
