@@ -233,6 +233,19 @@ try {
     await page.waitForSelector('.grid-row');
     const stored = await page.evaluate(() => [sessionStorage.getItem('spider.token'), sessionStorage.getItem('spider.refresh')]);
     assert.ok(stored[0]?.startsWith('spider_access_') && stored[1]?.startsWith('spider_refresh_'), stored.join());
+    await page.waitForFunction(() => document.documentElement.dataset.readonly === 'false');
+  });
+
+  await step('a viewer logs in and gets no control that changes configuration', async () => {
+    await page.click('button.logout');
+    await page.waitForSelector('form.login');
+    await page.fill('form.login input[name="name"]', demo.viewer.name);
+    await page.fill('form.login input[name="password"]', demo.viewer.password);
+    await page.click('form.login button[type="submit"]');
+    await page.waitForFunction(() => document.documentElement.dataset.readonly === 'true');
+    await page.click('details.menu summary');
+    assert.equal(await page.isVisible('input.import'), false, 'no import for a viewer');
+    assert.equal(await page.isVisible('button.export-json'), true);
   });
 
   await step('attach a Whisperer to a workload on the cluster map: every replica, a new one after a scale-up, its log, its data, detach', async () => {

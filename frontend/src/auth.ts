@@ -55,3 +55,9 @@ export function parseTokens(body: unknown): UserTokens | null {
 export function refreshDelay(expiresAt: number, now: number): number {
   return Math.max(5_000, expiresAt - now - 60_000);
 }
+
+/** Whether `GET /api/v1/whoami`'s caller may change configuration (scope `admin` or `agents`). */
+export function canWrite(me: { scopes?: unknown } | null): boolean {
+  const scopes = Array.isArray(me?.scopes) ? (me.scopes as unknown[]) : [];
+  return scopes.includes('admin') || scopes.includes('agents');
+}

@@ -1,7 +1,7 @@
 import { describeTarget, targetOf, ttlSeconds } from './attach';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_STATE, formatState, parseState } from './state';
-import { parseTokens, refreshDelay, resolveToken, takeToken, TOKEN_KEY } from './auth';
+import { canWrite, parseTokens, refreshDelay, resolveToken, takeToken, TOKEN_KEY } from './auth';
 import { addTerm, applyCompletion, quoteValue, term } from './filters';
 import { needsMore, scrollScale, visibleWindow } from './vscroll';
 import { dragRange, stack, tickStep, timeAt, xOf, zoom } from './timeline-math';
@@ -235,5 +235,14 @@ describe('user tokens', () => {
     expect(parseTokens(null)).toBeNull();
     expect(refreshDelay(900_000, 0)).toBe(840_000);
     expect(refreshDelay(10_000, 0)).toBe(5_000);
+  });
+});
+
+describe('who may write', () => {
+  it('needs scope admin or agents', () => {
+    expect(canWrite({ scopes: ['admin'] })).toBe(true);
+    expect(canWrite({ scopes: ['query', 'agents'] })).toBe(true);
+    expect(canWrite({ scopes: ['query'] })).toBe(false);
+    expect(canWrite(null)).toBe(false);
   });
 });

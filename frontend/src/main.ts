@@ -4,7 +4,7 @@
 import './style.css';
 import { renderAgents } from './agents';
 import { Api, ApiError, download, saveBlob } from './api';
-import { parseTokens, refreshDelay, REFRESH_KEY, resolveToken, TOKEN_KEY, type UserTokens } from './auth';
+import { canWrite, parseTokens, refreshDelay, REFRESH_KEY, resolveToken, TOKEN_KEY, type UserTokens } from './auth';
 import { Column, HTTP_COLUMNS, PACKET_COLUMNS, Row, rowId, SESSION_COLUMNS } from './columns';
 import { renderDetails, renderPacket } from './details';
 import { addTerm } from './filters';
@@ -130,6 +130,9 @@ async function start(token: string): Promise<void> {
     login(error instanceof ApiError && error.status === 401 ? 'This token is not accepted.' : `Cannot reach the gateway: ${(error as Error).message}`);
     return;
   }
+  // A viewer does not see the controls that change configuration (the gateway refuses them too).
+  const me = await api.get('/api/v1/whoami').catch(() => null);
+  document.documentElement.dataset.readonly = String(!canWrite(me));
   shell();
   await show();
 }
