@@ -218,6 +218,36 @@ try {
     await page.waitForSelector('.grid-row');
     await page.screenshot({ path: join(shots, 'dark.png') });
   });
+  await step('log out, then log in with a user name and password', async () => {
+    await page.click('button.logout');
+    await page.waitForSelector('form.login');
+    assert.equal(await page.evaluate(() => sessionStorage.getItem('spider.token')), null);
+    await page.fill('form.login input[name="name"]', demo.user.name);
+    await page.fill('form.login input[name="password"]', 'not the password');
+    await page.click('form.login button[type="submit"]');
+    await page.waitForFunction(() => document.querySelector('form.login .error')?.textContent.includes('Wrong'));
+    await page.screenshot({ path: join(shots, 'login.png') });
+    await page.fill('form.login input[name="name"]', demo.user.name);
+    await page.fill('form.login input[name="password"]', demo.user.password);
+    await page.click('form.login button[type="submit"]');
+    await page.waitForSelector('.grid-row');
+    const stored = await page.evaluate(() => [sessionStorage.getItem('spider.token'), sessionStorage.getItem('spider.refresh')]);
+    assert.ok(stored[0]?.startsWith('spider_access_') && stored[1]?.startsWith('spider_refresh_'), stored.join());
+    await page.waitForFunction(() => document.documentElement.dataset.readonly === 'false');
+  });
+
+  await step('a viewer logs in and gets no control that changes configuration', async () => {
+    await page.click('button.logout');
+    await page.waitForSelector('form.login');
+    await page.fill('form.login input[name="name"]', demo.viewer.name);
+    await page.fill('form.login input[name="password"]', demo.viewer.password);
+    await page.click('form.login button[type="submit"]');
+    await page.waitForFunction(() => document.documentElement.dataset.readonly === 'true');
+    await page.click('details.menu summary');
+    assert.equal(await page.isVisible('input.import'), false, 'no import for a viewer');
+    assert.equal(await page.isVisible('button.export-json'), true);
+  });
+
   await step('attach a Whisperer to a workload on the cluster map: every replica, a new one after a scale-up, its log, its data, detach', async () => {
     const cluster = await startDemo(['--cluster', join(root, 'testdata/k8s/cluster'), capture]);
     const ephemeral = (pod) => execFileSync('kubectl', ['--kubeconfig', cluster.kubeconfig, 'get', 'pod', '-n', 'shop', pod, '-o', 'jsonpath={.spec.ephemeralContainers[*].name}'], { encoding: 'utf8' });

@@ -26,3 +26,38 @@ export function resolveToken(search: string, storage: StorageLike): { token: str
   }
   return { token: storage.getItem(TOKEN_KEY), rest, fromUrl: false };
 }
+
+/** Where a user's refresh token is kept for the session (its access token is under TOKEN_KEY). */
+export const REFRESH_KEY = 'spider.refresh';
+
+/** What `POST /api/v1/login` and `/api/v1/refresh` answer. */
+export interface UserTokens {
+  accessToken: string;
+  /** Epoch ms. */
+  expiresAt: number;
+  refreshToken: string;
+  user: string;
+}
+
+/** Reads a login or refresh answer; `null` when it is not one. */
+export function parseTokens(body: unknown): UserTokens | null {
+  const value = body as Record<string, unknown> | null;
+  if (!value || typeof value.access_token !== 'string' || typeof value.refresh_token !== 'string') return null;
+  return {
+    accessToken: value.access_token,
+    expiresAt: typeof value.expires_at === 'number' ? value.expires_at : 0,
+    refreshToken: value.refresh_token,
+    user: typeof value.user === 'string' ? value.user : '',
+  };
+}
+
+/** How long to wait before renewing an access token: a minute before it expires, at least 5 s. */
+export function refreshDelay(expiresAt: number, now: number): number {
+  return Math.max(5_000, expiresAt - now - 60_000);
+}
+
+/** Whether `GET /api/v1/whoami`'s caller may change configuration (scope `admin` or `agents`). */
+export function canWrite(me: { scopes?: unknown } | null): boolean {
+  const scopes = Array.isArray(me?.scopes) ? (me.scopes as unknown[]) : [];
+  return scopes.includes('admin') || scopes.includes('agents');
+}

@@ -1,7 +1,7 @@
 import { describeTarget, targetOf, ttlSeconds } from './attach';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_STATE, formatState, parseState } from './state';
-import { resolveToken, takeToken, TOKEN_KEY } from './auth';
+import { canWrite, parseTokens, refreshDelay, resolveToken, takeToken, TOKEN_KEY } from './auth';
 import { addTerm, applyCompletion, quoteValue, term } from './filters';
 import { needsMore, scrollScale, visibleWindow } from './vscroll';
 import { dragRange, stack, tickStep, timeAt, xOf, zoom } from './timeline-math';
@@ -224,5 +224,25 @@ describe('host mode usage', () => {
       expect(placeOf('10.0.0.5', ref, mode)).toEqual({ id: 'proc:web-1/nginx', label: 'nginx', parents: [['node:web-1', 'web-1']], cls: 'process' });
     }
     expect(placeOf('10.0.0.5', { ...ref, kind: 'Container', workload: 'abc123' }, 'nls').cls).toBe('container');
+  });
+});
+
+describe('user tokens', () => {
+  it('reads a login answer and refreshes a minute before expiry', () => {
+    const tokens = parseTokens({ user: 'ana', access_token: 'a', refresh_token: 'r', expires_at: 900_000 });
+    expect(tokens).toEqual({ user: 'ana', accessToken: 'a', refreshToken: 'r', expiresAt: 900_000 });
+    expect(parseTokens({ error: { code: 'unauthorized' } })).toBeNull();
+    expect(parseTokens(null)).toBeNull();
+    expect(refreshDelay(900_000, 0)).toBe(840_000);
+    expect(refreshDelay(10_000, 0)).toBe(5_000);
+  });
+});
+
+describe('who may write', () => {
+  it('needs scope admin or agents', () => {
+    expect(canWrite({ scopes: ['admin'] })).toBe(true);
+    expect(canWrite({ scopes: ['query', 'agents'] })).toBe(true);
+    expect(canWrite({ scopes: ['query'] })).toBe(false);
+    expect(canWrite(null)).toBe(false);
   });
 });

@@ -4,7 +4,7 @@
 import './style.css';
 import { renderAgents } from './agents';
 import { Api, ApiError, download, saveBlob } from './api';
-import { resolveToken, TOKEN_KEY } from './auth';
+import { canWrite, parseTokens, refreshDelay, REFRESH_KEY, resolveToken, TOKEN_KEY, type UserTokens } from './auth';
 import { Column, HTTP_COLUMNS, PACKET_COLUMNS, Row, rowId, SESSION_COLUMNS } from './columns';
 import { renderDetails, renderPacket } from './details';
 import { addTerm } from './filters';
@@ -56,14 +56,69 @@ function queryString(params: Record<string, string | number | null>): string {
 }
 
 function login(message = ''): void {
-  app.innerHTML = `<form class="login"><h1>Spider</h1><p>Paste the admin token (<code>spider up</code> prints a login link and writes it to <code>DATA/admin.token</code>).</p><input name="token" type="password" placeholder="API token" autocomplete="off" required><button type="submit">Log in</button><p class="error"></p></form>`;
+  app.innerHTML = `<form class="login"><h1>Spider</h1>
+    <input name="name" placeholder="User name" autocomplete="username">
+    <input name="password" type="password" placeholder="Password" autocomplete="current-password">
+    <details><summary>Use an API token instead</summary><p>The admin token: <code>spider up</code> prints a login link and writes it to <code>DATA/admin.token</code>.</p>
+    <input name="token" type="password" placeholder="API token" autocomplete="off"></details>
+    <button type="submit">Log in</button><p class="error"></p></form>`;
   (app.querySelector('.error') as HTMLElement).textContent = message;
   app.querySelector('form')!.addEventListener('submit', (event) => {
     event.preventDefault();
-    const token = (app.querySelector('input') as HTMLInputElement).value.trim();
-    sessionStorage.setItem(TOKEN_KEY, token);
-    void start(token);
+    const field = (name: string) => (app.querySelector(`input[name="${name}"]`) as HTMLInputElement).value;
+    const token = field('token').trim();
+    if (token) {
+      sessionStorage.setItem(TOKEN_KEY, token);
+      sessionStorage.removeItem(REFRESH_KEY);
+      void start(token);
+    } else if (field('name').trim()) {
+      void signIn(field('name').trim(), field('password'));
+    } else {
+      (app.querySelector('.error') as HTMLElement).textContent = 'A user name and password, or a token.';
+    }
   });
+}
+
+let refreshTimer: ReturnType<typeof setTimeout> | undefined;
+
+/** Keeps a user's tokens and renews the access token before it expires. */
+function keep(tokens: UserTokens): void {
+  sessionStorage.setItem(TOKEN_KEY, tokens.accessToken);
+  sessionStorage.setItem(REFRESH_KEY, tokens.refreshToken);
+  if (api) api.token = tokens.accessToken;
+  clearTimeout(refreshTimer);
+  if (tokens.expiresAt) refreshTimer = setTimeout(() => void renew(), refreshDelay(tokens.expiresAt, Date.now()));
+}
+
+async function post(path: string, body: unknown): Promise<Response> {
+  return fetch(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+}
+
+async function signIn(name: string, password: string): Promise<void> {
+  let tokens: UserTokens | null = null;
+  try {
+    const response = await post('/api/v1/login', { name, password });
+    tokens = response.ok ? parseTokens(await response.json()) : null;
+    if (!tokens) return login(response.status === 401 ? 'Wrong user name or password.' : `Login failed (HTTP ${response.status}).`);
+  } catch (error) {
+    return login(`Cannot reach the gateway: ${(error as Error).message}`);
+  }
+  keep(tokens);
+  await start(tokens.accessToken);
+}
+
+async function renew(): Promise<void> {
+  const refresh = sessionStorage.getItem(REFRESH_KEY);
+  if (!refresh) return;
+  const response = await post('/api/v1/refresh', { refresh_token: refresh }).catch(() => null);
+  const tokens = response?.ok ? parseTokens(await response.json()) : null;
+  if (tokens) keep(tokens);
+  else {
+    sessionStorage.removeItem(TOKEN_KEY);
+    sessionStorage.removeItem(REFRESH_KEY);
+    live?.close();
+    login('Your session ended: log in again.');
+  }
 }
 
 async function start(token: string): Promise<void> {
@@ -75,6 +130,9 @@ async function start(token: string): Promise<void> {
     login(error instanceof ApiError && error.status === 401 ? 'This token is not accepted.' : `Cannot reach the gateway: ${(error as Error).message}`);
     return;
   }
+  // A viewer does not see the controls that change configuration (the gateway refuses them too).
+  const me = await api.get('/api/v1/whoami').catch(() => null);
+  document.documentElement.dataset.readonly = String(!canWrite(me));
   shell();
   await show();
 }
@@ -131,7 +189,18 @@ function shell(): void {
     if (state.view === 'map' || state.view === 'usage') void show();
   });
   app.querySelector('.logout')!.addEventListener('click', () => {
+    const refresh = sessionStorage.getItem(REFRESH_KEY);
+    if (refresh) {
+      // Ends the user's session on the server too (its access and refresh tokens stop working).
+      void fetch('/api/v1/logout', {
+        method: 'POST',
+        headers: { authorization: `Bearer ${api.token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ refresh_token: refresh }),
+      }).catch(() => undefined);
+    }
+    clearTimeout(refreshTimer);
     sessionStorage.removeItem(TOKEN_KEY);
+    sessionStorage.removeItem(REFRESH_KEY);
     live?.close();
     login();
   });
@@ -377,5 +446,11 @@ theme();
 const { token, rest, fromUrl } = resolveToken(location.search, sessionStorage);
 if (fromUrl) history.replaceState(null, '', `${location.pathname}${rest}`);
 state = parseState(rest);
-if (token) void start(token);
+if (token && !fromUrl && sessionStorage.getItem(REFRESH_KEY)) {
+  // A user's session after a reload: renew its access token (and its timer) first.
+  void renew().then(() => {
+    const renewed = sessionStorage.getItem(TOKEN_KEY);
+    if (renewed) void start(renewed);
+  });
+} else if (token) void start(token);
 else login();

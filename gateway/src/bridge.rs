@@ -4,7 +4,15 @@
 //! thread runs a current-thread runtime with a `LocalSet`, receives jobs over a channel and answers
 //! each over a oneshot. Jobs run concurrently on the `LocalSet`. The connection is made on the first
 //! job and made again after the backend disconnects.
+//!
+//! A bridge handle may stand for a caller ([`Bridge::for_caller`]): its calls then run on that
+//! caller's own backend session (a login with the caller's token on the same connection, kept
+//! for a few minutes), so that the backend applies the caller's role, scopes and teams and
+//! refuses it at once when its credential is revoked. The gateway's own session (its admin
+//! token) serves the config tokens and the logins.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -20,7 +28,47 @@ use crate::error::{ApiError, GatewayError};
 
 type LocalFuture = Pin<Box<dyn Future<Output = bool>>>;
 /// A job gets the connection (or why there is none) and says whether the connection broke.
-type Job = Box<dyn FnOnce(Result<Rc<BackendClient>, String>) -> LocalFuture + Send>;
+type Job = Box<dyn FnOnce(Result<Rc<Connection>, String>) -> LocalFuture + Send>;
+
+/// How long a caller's backend session is reused before the gateway logs in again. Reuse is
+/// safe: the backend checks the credential on every call.
+const CALLER_SESSION_REUSE: Duration = Duration::from_secs(120);
+/// The most callers' sessions kept; beyond, the oldest go.
+const MAX_CALLER_SESSIONS: usize = 1024;
+
+/// A caller's session and when it was made, by the caller's token.
+type CallerSessions = HashMap<Arc<str>, (Rc<BackendClient>, std::time::Instant)>;
+
+/// The connection to the backend: the gateway's own session and its callers' sessions.
+struct Connection {
+    admin: Rc<BackendClient>,
+    callers: RefCell<CallerSessions>,
+}
+
+impl Connection {
+    /// The caller's session: reused, or a new login with its token on this connection.
+    async fn session_of(&self, token: &Arc<str>) -> Result<Rc<BackendClient>, ClientError> {
+        if let Some((client, made)) = self.callers.borrow().get(token) {
+            if made.elapsed() < CALLER_SESSION_REUSE {
+                return Ok(client.clone());
+            }
+        }
+        let client = Rc::new(BackendClient::login(self.admin.auth(), token).await?);
+        let mut callers = self.callers.borrow_mut();
+        if callers.len() >= MAX_CALLER_SESSIONS {
+            callers.retain(|_, (_, made)| made.elapsed() < CALLER_SESSION_REUSE);
+            if callers.len() >= MAX_CALLER_SESSIONS {
+                callers.clear();
+            }
+        }
+        callers.insert(token.clone(), (client.clone(), std::time::Instant::now()));
+        Ok(client)
+    }
+
+    fn forget(&self, token: &Arc<str>) {
+        self.callers.borrow_mut().remove(token);
+    }
+}
 
 /// Counters of the bridge, read by `/metrics`.
 #[derive(Debug, Default)]
@@ -32,11 +80,23 @@ pub struct BridgeStats {
 }
 
 /// A cloneable, `Send` handle to the bridge thread.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Bridge {
     jobs: mpsc::UnboundedSender<Job>,
     timeout: Duration,
     pub stats: Arc<BridgeStats>,
+    /// The caller whose session the calls run on; `None`: the gateway's own session.
+    caller: Option<Arc<str>>,
+}
+
+impl std::fmt::Debug for Bridge {
+    /// Never the caller's token.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Bridge")
+            .field("timeout", &self.timeout)
+            .field("caller", &self.caller.as_ref().map(|_| "…"))
+            .finish_non_exhaustive()
+    }
 }
 
 impl Bridge {
@@ -59,7 +119,7 @@ impl Bridge {
             .spawn(move || {
                 let local = tokio::task::LocalSet::new();
                 local.block_on(&runtime, async move {
-                    let mut client: Option<Rc<BackendClient>> = None;
+                    let mut client: Option<Rc<Connection>> = None;
                     let broken = Rc::new(std::cell::Cell::new(false));
                     while let Some(job) = receiver.recv().await {
                         if broken.replace(false) {
@@ -77,7 +137,10 @@ impl Bridge {
                                 {
                                     Ok(Ok(connected)) => {
                                         tracing::info!(%backend, "gateway connected to the backend");
-                                        let connected = Rc::new(connected);
+                                        let connected = Rc::new(Connection {
+                                            admin: Rc::new(connected),
+                                            callers: RefCell::new(HashMap::new()),
+                                        });
                                         client = Some(connected.clone());
                                         Ok(connected)
                                     }
@@ -101,9 +164,23 @@ impl Bridge {
                 jobs,
                 timeout,
                 stats,
+                caller: None,
             },
             thread,
         ))
+    }
+
+    /// A handle whose calls run on the session of the caller presenting `token`.
+    pub fn for_caller(&self, token: &str) -> Self {
+        Self {
+            caller: Some(Arc::from(token)),
+            ..self.clone()
+        }
+    }
+
+    /// True when the calls run on a caller's own session.
+    pub fn has_caller(&self) -> bool {
+        self.caller.is_some()
     }
 
     /// Runs `call` with the backend client on the bridge thread and returns its answer, or an API
@@ -126,19 +203,35 @@ impl Bridge {
     {
         self.stats.calls.fetch_add(1, Ordering::Relaxed);
         let (reply, answer) = oneshot::channel::<Result<T, ApiError>>();
+        let caller = self.caller.clone();
         let job: Job = Box::new(move |connection| {
             Box::pin(async move {
                 let (result, broken) = match connection {
-                    Ok(client) => match call(client).await {
-                        Ok(value) => (Ok(value), false),
-                        Err(error) => {
-                            let broken = matches!(
-                                &error,
-                                ClientError::Rpc(rpc) if rpc.kind == capnp::ErrorKind::Disconnected
-                            );
-                            (Err(backend_error(&error)), broken)
+                    Ok(connection) => {
+                        let client = match &caller {
+                            None => Ok(connection.admin.clone()),
+                            Some(token) => connection.session_of(token).await,
+                        };
+                        match client {
+                            Ok(client) => match call(client).await {
+                                Ok(value) => (Ok(value), false),
+                                Err(error) => {
+                                    let broken = matches!(
+                                        &error,
+                                        ClientError::Rpc(rpc) if rpc.kind == capnp::ErrorKind::Disconnected
+                                    );
+                                    let failed = backend_error(&error);
+                                    if failed.status == 401 {
+                                        if let Some(token) = &caller {
+                                            connection.forget(token);
+                                        }
+                                    }
+                                    (Err(failed), broken)
+                                }
+                            },
+                            Err(error) => (Err(backend_error(&error)), false),
                         }
-                    },
+                    }
                     Err(message) => (Err(ApiError::backend(message)), false),
                 };
                 let _receiver_gone = reply.send(result);
@@ -164,9 +257,22 @@ impl Bridge {
     }
 }
 
-/// A backend failure as an API error (the gateway validated the request before: a 502).
+/// A backend failure as an API error: a refused credential is a 401, a refused permission a
+/// 403; anything else a 502 (the gateway validated the request before).
 fn backend_error(error: &ClientError) -> ApiError {
     let message = error.to_string();
     tracing::debug!(%message, "backend call failed");
-    ApiError::backend(message)
+    if message.contains("invalid credential") || message.contains("revoked or expired") {
+        ApiError::unauthorized()
+    } else if message.contains("permission denied") {
+        ApiError::forbidden(message)
+    } else if message.contains("too many failed logins") {
+        ApiError::new(
+            warp::http::StatusCode::TOO_MANY_REQUESTS,
+            "too_many_failures",
+            "too many failed logins: try again later",
+        )
+    } else {
+        ApiError::backend(message)
+    }
 }

@@ -4,8 +4,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// Everything a gateway needs to start.
-#[derive(Debug, Clone)]
+/// Everything a gateway needs to start. Its `Debug` form leaves the tokens out.
+#[derive(Clone)]
 pub struct GatewayConfig {
     /// Where the HTTP API, the WebSocket and the UI are served (port 0 picks one).
     pub listen: SocketAddr,
@@ -29,6 +29,18 @@ pub struct GatewayConfig {
     pub live_interval: Duration,
     /// The Whisperer container that attachments add, unless the request says otherwise.
     pub attach: AttachDefaults,
+}
+
+impl std::fmt::Debug for GatewayConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GatewayConfig")
+            .field("listen", &self.listen)
+            .field("backend", &self.backend)
+            .field("api_tokens", &self.api_tokens.len())
+            .field("ui_dir", &self.ui_dir)
+            .field("request_timeout", &self.request_timeout)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The container an attachment adds to each pod.

@@ -64,6 +64,11 @@ impl ApiError {
         )
     }
 
+    /// A valid credential whose role or scopes do not allow the request.
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "forbidden", message)
+    }
+
     pub fn not_available(what: &str) -> Self {
         Self::new(
             StatusCode::NOT_IMPLEMENTED,

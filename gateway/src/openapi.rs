@@ -36,7 +36,7 @@ fn list_params() -> Vec<Value> {
 fn errors() -> Value {
     let error = json!({"description": "error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}});
     json!({
-        "400": error, "401": error, "404": error, "502": error, "504": error,
+        "400": error, "401": error, "403": error, "404": error, "502": error, "504": error,
     })
 }
 
@@ -125,6 +125,14 @@ pub fn document() -> Value {
             "TCP sessions, newest first, one page.",
             list_params(),
             ok("a page", page_of("TcpSessionRecord")),
+        ),
+    );
+    paths.insert(
+        "/api/v1/packets".into(),
+        get(
+            "Packets, newest first, one page (by time range and Whisperer only: `q` is refused).",
+            list_params(),
+            ok("a page", page_of("PacketRecord")),
         ),
     );
     let mut pcapng_responses = errors();
@@ -249,13 +257,14 @@ pub fn document() -> Value {
     controller_paths(&mut paths);
     let mut metrics_responses = errors();
     metrics_responses["200"] = json!({"description": "Prometheus text format", "content": {"text/plain": {"schema": {"type": "string"}}}});
-    paths.insert("/metrics".into(), json!({"get": {"summary": "Metrics in the Prometheus text format (admin token).", "responses": metrics_responses}}));
+    paths.insert("/metrics".into(), json!({"get": {"summary": "Metrics in the Prometheus text format (a token with scope `metrics`; admins have every scope).", "responses": metrics_responses}}));
+    session_paths(&mut paths);
     json!({
         "openapi": "3.0.3",
         "info": {
             "title": "Spider API",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "REST/JSON API of the Spider gateway. Every endpoint but health and this document needs `Authorization: Bearer TOKEN`. Times are epoch nanoseconds in records; in query parameters RFC 3339 or epoch milliseconds. Errors: `{\"error\": {\"code\", \"message\"}}`.",
+            "description": "REST/JSON API of the Spider gateway. Every endpoint but health, this document, login and refresh needs `Authorization: Bearer TOKEN`: a configured admin token, an API token (`spider identity token add`; its scopes: `query` reads, `agents` changes agents and attachments, `ingest` imports, `metrics` reads /metrics, `admin` everything) or a user's access token (`POST /api/v1/login`). A viewer reads the data of its teams; writes need an admin (403 otherwise). A revoked or expired token gets 401 at once. Times are epoch nanoseconds in records; in query parameters RFC 3339 or epoch milliseconds. Errors: `{\"error\": {\"code\", \"message\"}}`.",
         },
         "servers": [{"url": "/"}],
         "security": [{"bearer": []}],
@@ -280,6 +289,33 @@ pub fn document() -> Value {
             }
         }
     })
+}
+
+/// Users' sessions: login, refresh, logout, whoami.
+fn session_paths(paths: &mut serde_json::Map<String, Value>) {
+    let tokens = json!({"type": "object", "required": ["user", "access_token", "expires_at", "refresh_token"], "properties": {
+        "user": {"type": "string"}, "token_type": {"type": "string", "enum": ["Bearer"]},
+        "access_token": {"type": "string", "description": "Short-lived (15 minutes): send it as `Authorization: Bearer`."},
+        "expires_at": {"type": "integer", "description": "epoch ms"},
+        "refresh_token": {"type": "string", "description": "Used once, at POST /api/v1/refresh."},
+        "refresh_expires_at": {"type": "integer", "description": "epoch ms"}}});
+    let body = |properties: Value, required: &[&str]| json!({"required": true, "content": {"application/json": {"schema": {"type": "object", "required": required, "properties": properties}}}});
+    let mut login_responses = ok("the tokens", tokens.clone());
+    login_responses["429"] = json!({"description": "five failed logins for this name in five minutes: locked until the window ends", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}});
+    paths.insert("/api/v1/login".into(), json!({"post": {"summary": "A local user's login: an access token and a refresh token (401 for a wrong name or password, 429 after five failures).", "security": [],
+        "requestBody": body(json!({"name": {"type": "string"}, "password": {"type": "string"}}), &["name", "password"]),
+        "responses": login_responses}}));
+    paths.insert("/api/v1/refresh".into(), json!({"post": {"summary": "New tokens for a refresh token, which is used up.", "security": [],
+        "requestBody": body(json!({"refresh_token": {"type": "string"}}), &["refresh_token"]),
+        "responses": ok("the tokens", tokens)}}));
+    let mut logout = errors();
+    logout["204"] =
+        json!({"description": "the session ended: its access and refresh tokens stop working"});
+    paths.insert("/api/v1/logout".into(), json!({"post": {"summary": "Ends the session of the bearer access token (and of `refresh_token` in the body, if given).", "responses": logout}}));
+    paths.insert("/api/v1/whoami".into(), get("Who the bearer token stands for: name, role, kind, scopes, teams (null: every team), expiry.", vec![], ok("the caller", json!({"type": "object", "required": ["name", "role", "kind", "scopes"], "properties": {
+        "name": {"type": "string"}, "role": {"type": "string", "enum": ["admin", "agent", "reader"]}, "kind": {"type": "string"},
+        "scopes": {"type": "array", "items": {"type": "string"}}, "teams": {"type": "array", "nullable": true, "items": {"type": "string"}},
+        "expires_at": {"type": "integer", "description": "epoch ms; 0: does not expire"}}}))));
 }
 
 /// The clusters' inventories and the Controllers' commands.

@@ -26,7 +26,9 @@ impl auth::Server for Auth {
         let credential = params.get()?.get_credential()?;
         let admin = match credential.which()? {
             credential::AdminToken(token) => token?.to_str()? == TOKEN,
-            credential::AgentToken(_) | credential::ApiToken(_) => false,
+            credential::AgentToken(_) | credential::ApiToken(_) | credential::AccessToken(_) => {
+                false
+            }
         };
         if !admin {
             return Err(Error::failed("invalid credential".into()));

@@ -29,6 +29,7 @@ pub use limits::{LimitCounters, Limits};
 pub use node::{BackendNode, NodeError};
 pub use rpc::STORAGE_FULL;
 pub use rpc::{serve_connections, ListenerSettings};
+pub use spider_identity;
 pub use spider_tls::{ServerTls, ServerTransport};
 pub use stats::{folder_bytes, NodeStats, NodeTelemetry, Refusal};
 pub use tls::TlsSettings;

@@ -36,6 +36,8 @@ pub enum NodeError {
     Cluster(#[from] spider_cluster::ClusterError),
     #[error("tls: {0}")]
     Tls(#[from] spider_tls::TlsError),
+    #[error("cannot open the identity store: {0}")]
+    Identity(#[from] spider_identity::IdentityError),
     #[error("a storage shard failed: {source}")]
     Index {
         source: spider_storage::StorageError,
@@ -46,6 +48,7 @@ pub enum NodeError {
 pub struct BackendNode {
     addr: SocketAddr,
     limits: crate::limits::LimitCounters,
+    identities: spider_identity::IdentityStore,
     shards: Vec<actix::Addr<spider_storage::ShardActor>>,
     telemetry: NodeTelemetry,
     stop_actors: Option<tokio::sync::oneshot::Sender<()>>,
@@ -71,6 +74,12 @@ impl BackendNode {
             config.tls.insecure_plaintext,
         )?;
         let peer_transport = config.tls.peers(&transport)?;
+        let identities = spider_identity::IdentityStore::open(
+            &config.data_dir,
+            &config.admin_token,
+            spider_identity::IdentityConfig::default(),
+        )?;
+        let rpc_identities = identities.clone();
         let (router_tx, router_rx) = mpsc::channel::<Result<Router, NodeError>>();
         let (stop_actors, actors_stopped) = tokio::sync::oneshot::channel::<()>();
         let actor_config = config.clone();
@@ -172,6 +181,7 @@ impl BackendNode {
                             registry,
                             token,
                             peer_transport,
+                            rpc_identities,
                         ) => {}
                         _ = rpc_stopped => {}
                     }
@@ -187,6 +197,7 @@ impl BackendNode {
         Ok(Self {
             addr,
             limits,
+            identities,
             shards,
             telemetry,
             stop_actors: Some(stop_actors),
@@ -208,6 +219,11 @@ impl BackendNode {
     /// The node's counters and readiness, for a telemetry listener (`/metrics`, `/healthz`).
     pub fn telemetry(&self) -> NodeTelemetry {
         self.telemetry.clone()
+    }
+
+    /// The node's identity store (teams, tokens, users), as `Session.identities` changes it.
+    pub fn identities(&self) -> &spider_identity::IdentityStore {
+        &self.identities
     }
 
     /// Makes everything stored so far searchable now, rather than at the next index commit.

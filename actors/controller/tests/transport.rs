@@ -260,3 +260,69 @@ async fn usage_through_the_controller_is_enriched_acknowledged_and_stored_once()
     assert_eq!(dst.workload.as_deref(), Some("db"));
     assert_eq!(dst.pod.as_deref(), Some("db-0"));
 }
+
+/// An agent's own token through the Controller's relay: its usage is stored, usage in another
+/// agent's name is refused (and not stored), and a revocation fails its open session and its
+/// next login through the relay.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agents_relay_with_their_own_tokens_and_only_in_their_own_name() {
+    use common::linked::with_token;
+    let linked = Linked::start().await;
+    let store = linked.identities().clone();
+    store.create_team("shop").unwrap();
+    let (_, token) = store
+        .create_agent(
+            "gocipher-node-a",
+            "shop",
+            spider_backend::spider_identity::AgentKind::Gocipher,
+        )
+        .unwrap();
+    let controller = linked.controller;
+    let records = vec![usage_record(
+        minute(20),
+        "10.244.0.10",
+        "10.244.1.20",
+        5432,
+        700,
+    )];
+    let shard = usage_shard("gocipher-node-a", &records[0]);
+    let (own, other) = with_token(controller, token.clone(), move |client| async move {
+        let client = client.expect("an agent's own token logs in through the relay");
+        let push = |agent| UsagePush {
+            agent,
+            incarnation: 9,
+            sequence: 1,
+            shard,
+            records: &records,
+        };
+        client
+            .push_usage(push("gocipher-node-a"))
+            .await
+            .expect("push");
+        let own = client.flush().await.map_err(|e| e.to_string());
+        let _received = client.push_usage(push("gocipher-node-b")).await;
+        let other = client.flush().await.map_err(|e| e.to_string());
+        (own, other)
+    })
+    .await;
+    assert!(own.is_ok(), "{own:?}");
+    let other = other.expect_err("writing as another agent is refused");
+    assert!(other.contains("permission denied"), "{other}");
+
+    // Revoked: the session open through the relay fails at its next call, a new login too.
+    let (before, after) = with_token(controller, token.clone(), move |client| {
+        let store = store.clone();
+        async move {
+            let client = client.expect("login");
+            let before = client.flush().await.map_err(|e| e.to_string());
+            store.revoke_agent("gocipher-node-a").unwrap();
+            let after = client.flush().await.map_err(|e| e.to_string());
+            (before, after)
+        }
+    })
+    .await;
+    assert!(before.is_ok(), "{before:?}");
+    assert!(after.is_err_and(|e| e.contains("revoked")));
+    let again = with_token(controller, token, |client| async move { client.err() }).await;
+    assert!(again.is_some_and(|e| e.contains("revoked")));
+}

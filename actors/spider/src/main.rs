@@ -10,6 +10,7 @@ mod common;
 mod controller;
 mod gateway;
 mod gocipher;
+mod identity;
 mod up;
 mod whisperer;
 
@@ -54,6 +55,8 @@ enum Command {
     Gocipher(gocipher::GocipherArgs),
     /// Run a Controller: Kubernetes inventory, usage enrichment, Whisperer attachment.
     Controller(controller::ControllerArgs),
+    /// Manage identities on a backend node: teams, agents' tokens, API tokens, users.
+    Identity(identity::IdentityArgs),
 }
 
 fn main() -> ExitCode {
@@ -75,6 +78,7 @@ fn main() -> ExitCode {
         Command::Whisperer(args) => whisperer::run(args),
         Command::Gocipher(args) => gocipher::run(args),
         Command::Controller(args) => controller::run(args),
+        Command::Identity(args) => identity::run(args),
     };
     match result {
         Ok(code) => code,

@@ -110,3 +110,49 @@ fn a_damaged_file_sends_what_came_before_the_damage() {
     }
     node.stop();
 }
+
+/// A Whisperer with its own agent token (not the admin token) registers itself and delivers
+/// everything under its name; one whose token is revoked cannot deliver.
+#[test]
+fn a_whisperer_with_its_own_agent_token_delivers_in_its_own_name() {
+    use spider_backend::spider_identity::AgentKind;
+    let dir = tempfile::tempdir().unwrap();
+    let node = start_node(dir.path());
+    let addr = node.local_addr();
+    let store = node.identities().clone();
+    store.create_team("edge").unwrap();
+    let (_, token) = store
+        .create_agent("http-basic", "edge", AgentKind::Whisperer)
+        .unwrap();
+    let mut config = file_config("http-basic", addr, Pacing::Topspeed);
+    config.token = token;
+    let report = Whisperer::start(config).unwrap().wait();
+    assert!(report.delivered, "{report:?}");
+    assert_eq!(
+        backend_http_normalised(addr, "http-basic", true),
+        analyzed("http-basic", true)
+    );
+
+    store.revoke_agent("http-basic").unwrap();
+    let (_, other) = store
+        .create_agent("someone", "edge", AgentKind::Whisperer)
+        .unwrap();
+    // A token of another agent: the Whisperer named http-basic cannot deliver with it.
+    let mut config = file_config("http-basic", addr, Pacing::Topspeed);
+    config.token = other;
+    config.drain_timeout = std::time::Duration::from_millis(500);
+    let handle = Whisperer::start(config).unwrap();
+    // Wait until it has read the file and its logins have been refused twice.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let counters = handle.counters();
+        if counters.packets_seen > 0 && counters.connection_failures >= 2 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{counters:?}");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let report = handle.stop();
+    assert!(!report.delivered, "{report:?}");
+    assert_eq!(report.counters.frames_acked, 0, "{report:?}");
+}

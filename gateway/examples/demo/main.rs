@@ -53,6 +53,28 @@ fn main() {
         ..BackendConfig::default()
     })
     .unwrap();
+    // Users to log in with a name and password (the browser tests do): an admin, and a viewer
+    // of a team without agents (it sees no data and no control that changes configuration).
+    let user = serde_json::json!({"name": "demo", "password": "demo password"});
+    let viewer = serde_json::json!({"name": "viewer", "password": "viewer password"});
+    let identities = node.identities();
+    identities
+        .create_user(
+            "demo",
+            "demo password",
+            spider_backend::spider_identity::UserRole::Admin,
+            Default::default(),
+        )
+        .unwrap();
+    identities.create_team("demo-team").unwrap();
+    identities
+        .create_user(
+            "viewer",
+            "viewer password",
+            spider_backend::spider_identity::UserRole::Viewer,
+            ["demo-team".to_owned()].into(),
+        )
+        .unwrap();
     let mut config = GatewayConfig::new(listen.parse().unwrap(), node.local_addr(), token.clone());
     config.ui_dir = ui;
     let cluster = cluster_dir.as_ref().map(|dir| {
@@ -105,7 +127,7 @@ fn main() {
     node.commit_indexes().unwrap();
     drop(bridge);
     let url = format!("http://{}/", gateway.local_addr());
-    let mut ready = serde_json::json!({"url": url, "token": token});
+    let mut ready = serde_json::json!({"url": url, "token": token, "user": user, "viewer": viewer});
     if let Some(cluster) = &cluster {
         ready["kubeconfig"] = cluster.kubeconfig().display().to_string().into();
     }

@@ -44,15 +44,15 @@ pub fn route(state: &State) -> BoxedFilter<(Response,)> {
         .and(warp::ws())
         .and_then(
             |state: State, params: LiveParams, header: Option<String>, ws: warp::ws::Ws| async move {
-                let token = params.access_token.clone().or_else(|| {
-                    header
-                        .as_deref()
-                        .and_then(|value| value.strip_prefix("Bearer "))
-                        .map(str::to_owned)
-                });
-                if !token.is_some_and(|token| state.accepts(token.trim())) {
+                let token = params
+                    .access_token
+                    .clone()
+                    .or_else(|| super::bearer(header.as_deref()).map(str::to_owned));
+                let Some(token) = token else {
                     return Err::<Response, Rejection>(reject(ApiError::unauthorized()));
-                }
+                };
+                // Checked now, and by the backend at every poll of the socket's life.
+                let (state, _caller) = state.caller(token.trim()).await.map_err(reject)?;
                 let list = ListParams {
                     q: params.q,
                     whisperer: params.whisperer,
@@ -119,6 +119,16 @@ async fn serve(socket: WebSocket, state: State, request: spider_backend::client:
             };
             let page = match answer {
                 Ok(page) => page,
+                Err(error) if error.status == 401 => {
+                    // The credential was revoked or expired: the socket ends at once.
+                    let _closed = sink
+                        .send(Message::close_with(
+                            4401_u16,
+                            "credential revoked or expired",
+                        ))
+                        .await;
+                    break;
+                }
                 Err(error) => {
                     let text = json!({"type": "error", "error": {"code": error.code, "message": error.message}});
                     if sink.send(Message::text(text.to_string())).await.is_err() {

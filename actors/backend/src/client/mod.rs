@@ -7,6 +7,7 @@
 mod agents;
 mod cluster;
 mod controller;
+mod identities;
 mod ingest_push;
 mod query;
 
@@ -15,6 +16,7 @@ pub use cluster::{ClusterAnswer, ClusterClient, ShardMapView};
 pub use controller::{
     CommandServer, ControllerCommands, ControllerHandle, Inventories, InventoryPush,
 };
+pub use identities::{refresh, sign_in, sign_out, IdentityAdmin, UserTokens, WhoAmI};
 pub use ingest_push::{Ack, CapturePush, DropCounters, UsagePush};
 pub use query::{
     Export, ExportTarget, HttpPage, MapEdge, MapNode, NetworkMap, Page, TimelineBucket,
@@ -139,38 +141,41 @@ impl BackendClient {
         let mut system = RpcSystem::new(network, None);
         let auth: auth::Client = system.bootstrap(Side::Server);
         tokio::task::spawn_local(system);
+        Self::login_at(auth, token, Some(addr)).await
+    }
+
+    /// Logs in with `token` on a connection already open (its bootstrap `auth`): a gateway
+    /// opens one session per caller on its one connection. The token may be the admin token, an
+    /// agent's or API token, or a user's access token. Fails when the login is refused; a
+    /// capability the identity may not use fails at its first call ("permission denied").
+    pub async fn login(auth: auth::Client, token: &str) -> Result<Self, ClientError> {
+        Self::login_at(auth, token, None).await
+    }
+
+    /// [`BackendClient::login`] on a connection just made to `addr`.
+    async fn login_at(
+        auth: auth::Client,
+        token: &str,
+        addr: Option<SocketAddr>,
+    ) -> Result<Self, ClientError> {
         let mut login = auth.login_request();
         login.get().init_credential().set_admin_token(token);
         let session = match login.send().promise.await {
             Ok(reply) => reply.get()?.get_session()?,
             // Refused logins are `Failed` with the server's reason; anything else before a
             // session is a transport that does not match (TLS against plaintext).
-            Err(source) if source.kind != capnp::ErrorKind::Failed => {
-                return Err(ClientError::Closed { addr, source })
+            Err(source) => {
+                return Err(match addr {
+                    Some(addr) if source.kind != capnp::ErrorKind::Failed => {
+                        ClientError::Closed { addr, source }
+                    }
+                    _ => ClientError::Rpc(source),
+                })
             }
-            Err(source) => return Err(ClientError::Rpc(source)),
         };
-        let ingest = session
-            .ingest_request()
-            .send()
-            .promise
-            .await?
-            .get()?
-            .get_ingest()?;
-        let query = session
-            .query_request()
-            .send()
-            .promise
-            .await?
-            .get()?
-            .get_query()?;
-        let registry = session
-            .agents_request()
-            .send()
-            .promise
-            .await?
-            .get()?
-            .get_registry()?;
+        let ingest = session.ingest_request().send().pipeline.get_ingest();
+        let query = session.query_request().send().pipeline.get_query();
+        let registry = session.agents_request().send().pipeline.get_registry();
         Ok(Self {
             auth,
             session,

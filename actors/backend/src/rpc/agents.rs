@@ -10,17 +10,44 @@ use spider_rpc_schema::{
     write_agent_summary, write_config_ack,
 };
 
+use super::access::{permission_denied, Guard};
 use super::failed;
 use crate::registry::Registry;
+
+/// What a session may do with the registry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum RegistryAccess {
+    /// Every method (admins, API tokens with scope `agents`).
+    Full,
+    /// Register as this name only (an agent's own token).
+    RegisterSelf(String),
+    /// List the agents of its teams (viewers, `query` tokens).
+    ReadOnly,
+}
 
 /// The registry capability of a session.
 pub(crate) struct AgentRegistry {
     registry: Registry,
+    guard: Guard,
+    access: RegistryAccess,
 }
 
 impl AgentRegistry {
-    pub fn new(registry: Registry) -> Self {
-        Self { registry }
+    pub fn new(registry: Registry, guard: Guard, access: RegistryAccess) -> Self {
+        Self {
+            registry,
+            guard,
+            access,
+        }
+    }
+
+    /// The check of every call, then that the access allows changing agents.
+    fn may_change(&self) -> Result<(), capnp::Error> {
+        self.guard.check()?;
+        match self.access {
+            RegistryAccess::Full => Ok(()),
+            _ => Err(permission_denied("changing agents needs scope agents")),
+        }
     }
 }
 
@@ -28,6 +55,7 @@ impl AgentRegistry {
 /// unregisters the agent.
 struct Registration {
     registry: Registry,
+    guard: Guard,
     name: String,
     number: u64,
 }
@@ -43,6 +71,7 @@ impl registration::Server for Registration {
         self: Rc<Self>,
         params: registration::ReportParams,
     ) -> Result<(), capnp::Error> {
+        self.guard.check()?;
         let status = read_agent_status(params.get()?.get_status()?).map_err(failed)?;
         self.registry.report(&self.name, self.number, status);
         Ok(())
@@ -55,8 +84,15 @@ impl agent_registry::Server for AgentRegistry {
         params: agent_registry::RegisterParams,
         mut results: agent_registry::RegisterResults,
     ) -> Result<(), capnp::Error> {
+        self.guard.check()?;
+        if self.access == RegistryAccess::ReadOnly {
+            return Err(permission_denied(
+                "registering needs an agent's or admin's credential",
+            ));
+        }
         let params = params.get()?;
         let info = read_agent_info(params.get_info()?).map_err(failed)?;
+        self.guard.may_act_as(&info.name)?;
         let control = params.get_control()?;
         let controller = params
             .has_controller()
@@ -71,6 +107,7 @@ impl agent_registry::Server for AgentRegistry {
         write_agent_config(results.reborrow().init_config(), &config).map_err(failed)?;
         results.set_registration(capnp_rpc::new_client(Registration {
             registry: self.registry.clone(),
+            guard: self.guard.clone(),
             name,
             number,
         }));
@@ -82,7 +119,17 @@ impl agent_registry::Server for AgentRegistry {
         _: agent_registry::ListParams,
         mut results: agent_registry::ListResults,
     ) -> Result<(), capnp::Error> {
-        let agents = self.registry.list();
+        self.guard.check()?;
+        if let RegistryAccess::RegisterSelf(_) = self.access {
+            return Err(permission_denied("an agent cannot list agents"));
+        }
+        let visible = self.guard.visible();
+        let agents: Vec<_> = self
+            .registry
+            .list()
+            .into_iter()
+            .filter(|agent| visible.shows(&agent.info.name))
+            .collect();
         let mut list = results
             .get()
             .init_agents(u32::try_from(agents.len()).map_err(failed)?);
@@ -97,6 +144,7 @@ impl agent_registry::Server for AgentRegistry {
         params: agent_registry::ControlParams,
         mut results: agent_registry::ControlResults,
     ) -> Result<(), capnp::Error> {
+        self.may_change()?;
         let name = params.get()?.get_name()?.to_str()?;
         let control = self.registry.control(name).map_err(failed)?;
         results.get().set_control(control);
@@ -108,6 +156,7 @@ impl agent_registry::Server for AgentRegistry {
         params: agent_registry::ControllerParams,
         mut results: agent_registry::ControllerResults,
     ) -> Result<(), capnp::Error> {
+        self.may_change()?;
         let name = params.get()?.get_name()?.to_str()?;
         let control = self.registry.controller(name).map_err(failed)?;
         results.get().set_control(control);
@@ -119,6 +168,7 @@ impl agent_registry::Server for AgentRegistry {
         params: agent_registry::SetConfigParams,
         mut results: agent_registry::SetConfigResults,
     ) -> Result<(), capnp::Error> {
+        self.may_change()?;
         let params = params.get()?;
         let name = params.get_name()?.to_str()?.to_owned();
         let settings = read_agent_config(params.get_config()?)

@@ -15,6 +15,7 @@ use spider_rpc_schema::{
 use spider_storage::{IngestBatch, IngestOutcome, ShardRequest, ShardResponse};
 use tokio::sync::Notify;
 
+use super::access::Guard;
 use super::failed;
 use super::peers::Peers;
 use super::refused::{Refused, SendOrder, SenderKey};
@@ -38,6 +39,8 @@ pub(crate) struct Ingest {
     router: Router,
     registry: Registry,
     peers: Peers,
+    /// Who pushes: checked on every call; an agent writes in its own name only.
+    guard: Guard,
     received: Cell<u64>,
     finished: Cell<u64>,
     progress: Notify,
@@ -49,11 +52,12 @@ pub(crate) struct Ingest {
 }
 
 impl Ingest {
-    pub fn new(router: Router, registry: Registry, peers: Peers) -> Self {
+    pub fn new(router: Router, registry: Registry, peers: Peers, guard: Guard) -> Self {
         Self {
             router,
             registry,
             peers,
+            guard,
             received: Cell::new(0),
             finished: Cell::new(0),
             progress: Notify::new(),
@@ -120,6 +124,8 @@ impl Ingest {
         }
         let (follower, _admission) = self.role(shard, batch.get_replicated())?;
         let whisperer = self.name("batch.whisperer", batch.get_whisperer())?;
+        self.guard.may_act_as(&agent)?;
+        self.guard.may_act_as(&whisperer)?;
         let drops = if batch.has_drops() {
             let drops = batch.get_drops()?;
             Some(DropTotals {
@@ -217,6 +223,7 @@ impl Ingest {
         if shard >= VIRTUAL_SHARDS {
             return Err(failed(format!("shard {shard} does not exist")).into());
         }
+        self.guard.may_act_as(&agent)?;
         let mut stored = IngestBatch::new(
             format!("usage:{agent}#{incarnation}#{shard}"),
             sequence,
@@ -224,6 +231,11 @@ impl Ingest {
         );
         let (follower, _admission) = self.role(shard, batch.get_replicated())?;
         stored.usage = self.records("batch.records", batch.get_records(), read_usage)?;
+        for record in &stored.usage {
+            if !record.reporter.is_empty() {
+                self.guard.may_act_as(&record.reporter)?;
+            }
+        }
         self.store_in_shard(shard, stored).await?;
         let key = (agent.as_str(), incarnation, shard, sequence);
         self.pass_on(follower.as_deref(), key, |ingest| async move {
@@ -247,7 +259,9 @@ impl Ingest {
         let agent = self.name("batch.id.agent", id.get_agent())?;
         let incarnation = id.get_incarnation();
         let sequence = id.get_sequence();
+        self.guard.may_act_as(&agent)?;
         let update = read_inventory_update(batch.get_update()?).map_err(|e| self.refused(e))?;
+        self.guard.may_act_as(&update.controller)?;
         let shard = spider_rpc_schema::inventory_shard(&update.controller);
         if batch.get_shard() != shard {
             return Err(failed(format!(
@@ -424,6 +438,7 @@ impl ingest::Server for Ingest {
         self: Rc<Self>,
         params: ingest::PushCaptureParams,
     ) -> Result<(), capnp::Error> {
+        self.guard.check()?;
         let batch = self.counted(params.get().and_then(|p| p.get_batch()))?;
         let stored = self.store(batch);
         self.tracked(self.in_order("capture", batch.get_id()?, batch.get_shard(), stored))
@@ -434,6 +449,7 @@ impl ingest::Server for Ingest {
         self: Rc<Self>,
         params: ingest::PushUsageParams,
     ) -> Result<(), capnp::Error> {
+        self.guard.check()?;
         let batch = self.counted(params.get().and_then(|p| p.get_batch()))?;
         let stored = self.store_usage(batch);
         self.tracked(self.in_order("usage", batch.get_id()?, batch.get_shard(), stored))
@@ -445,6 +461,7 @@ impl ingest::Server for Ingest {
         _: ingest::ShardMapParams,
         mut results: ingest::ShardMapResults,
     ) -> Result<(), capnp::Error> {
+        self.guard.check()?;
         super::shard_map::write(results.get().init_map(), self.router.placement.as_ref())
     }
 
@@ -452,6 +469,7 @@ impl ingest::Server for Ingest {
         self: Rc<Self>,
         params: ingest::PushInventoryParams,
     ) -> Result<(), capnp::Error> {
+        self.guard.check()?;
         let batch = self.counted(params.get().and_then(|p| p.get_batch()))?;
         let stored = self.store_inventory(batch);
         self.tracked(self.in_order("inventory", batch.get_id()?, batch.get_shard(), stored))
@@ -471,8 +489,10 @@ impl ingest::Server for Ingest {
         params: ingest::AcknowledgedParams,
         mut results: ingest::AcknowledgedResults,
     ) -> Result<(), capnp::Error> {
+        self.guard.check()?;
         let params = params.get()?;
         let agent = params.get_agent()?.to_str()?.to_owned();
+        self.guard.may_act_as(&agent)?;
         let incarnation = params.get_incarnation();
         let shards = self.router.shards.len().max(1);
         let mut asked: Vec<Vec<u16>> = vec![Vec::new(); shards];
@@ -526,6 +546,7 @@ impl ingest::Server for Ingest {
         _: ingest::FlushParams,
         mut results: ingest::FlushResults,
     ) -> Result<(), capnp::Error> {
+        self.guard.check()?;
         let target = self.received.get();
         while self.finished.get() < target {
             let notified = self.progress.notified();

@@ -3,10 +3,12 @@
 //! RPC objects are not `Send`: they live on this thread's `LocalSet` and forward work to the
 //! actors through their addresses.
 
+mod access;
 mod agents;
 mod auth;
 mod copy;
 mod counted;
+mod identities;
 mod ingest;
 mod paging;
 mod peers;
@@ -37,13 +39,14 @@ pub(crate) async fn serve(
     registry: Registry,
     admin_token: String,
     peer_transport: ClientTransport,
+    identities: spider_identity::IdentityStore,
 ) {
     let peers = peers::Peers::new(admin_token.clone(), peer_transport);
     if router.placement.is_some() {
         tokio::task::spawn_local(copy::follow_moves(router.clone(), peers.clone()));
     }
     let bootstrap: auth_schema::Client =
-        capnp_rpc::new_client(auth::Auth::new(router, registry, admin_token, peers));
+        capnp_rpc::new_client(auth::Auth::new(router, registry, identities, peers));
     serve_connections(listener, settings, bootstrap.client).await;
 }
 

@@ -69,6 +69,37 @@ impl Linked {
     }
 }
 
+impl Linked {
+    /// The backend node's identity store (teams, agents' tokens).
+    pub fn identities(&self) -> &spider_backend::spider_identity::IdentityStore {
+        self._node.identities()
+    }
+}
+
+/// Runs `work` with a client logged into `addr` with `token`, on a thread of its own.
+pub async fn with_token<T, F, Fut>(addr: SocketAddr, token: String, work: F) -> T
+where
+    T: Send + 'static,
+    F: FnOnce(Result<BackendClient, String>) -> Fut + Send + 'static,
+    Fut: Future<Output = T>,
+{
+    tokio::task::spawn_blocking(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let local = tokio::task::LocalSet::new();
+        local.block_on(&runtime, async move {
+            let client = BackendClient::connect(addr, &token)
+                .await
+                .map_err(|error| error.to_string());
+            work(client).await
+        })
+    })
+    .await
+    .expect("client thread")
+}
+
 /// Runs `work` with a client logged into `addr`, on a thread of its own (clients are not Send).
 pub async fn with_client<T, F, Fut>(addr: SocketAddr, work: F) -> T
 where

@@ -18,7 +18,7 @@ use spider_storage::{
 use crate::stats::Clamp;
 
 use super::super::failed;
-use super::{parsed_q, whisperers_of, write_missing, Query};
+use super::{parsed_q, write_missing, Query};
 
 /// The most buckets a timeline has.
 const MAX_TIMELINE_BUCKETS: u32 = 10_000;
@@ -70,7 +70,7 @@ impl Query {
         let request = TimelineRequest {
             range: TimeRange { from, to },
             bucket_ns: width,
-            whisperers: whisperers_of(query)?,
+            whisperers: self.whisperers_of(query)?,
             query: parsed_q(query, RecordKind::Http)?,
         };
         let (answers, missing) = self
@@ -118,7 +118,7 @@ impl Query {
         let range = query.get_range()?;
         let request = MapRequest {
             range: TimeRange::new(range.get_from(), range.get_to()),
-            whisperers: whisperers_of(query)?,
+            whisperers: self.whisperers_of(query)?,
             query: parsed_q(query, RecordKind::Http)?,
         };
         let (answers, missing) = self

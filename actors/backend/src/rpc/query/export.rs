@@ -12,7 +12,7 @@ use spider_storage::{
 use crate::stats::Clamp;
 
 use super::super::failed;
-use super::{parsed_q, whisperers_of, write_missing, Query};
+use super::{parsed_q, write_missing, Query};
 
 /// Bytes per `ByteSink.write` call.
 const EXPORT_CHUNK: usize = 64 * 1024;
@@ -48,6 +48,11 @@ impl Query {
             export_request::Session(session) => {
                 let session = session?;
                 let whisperer = session.get_whisperer()?.to_str()?.to_owned();
+                if !self.guard.visible().shows(&whisperer) {
+                    return Err(super::super::access::permission_denied(&format!(
+                        "whisperer {whisperer:?} is not in this session's teams"
+                    )));
+                }
                 let session_id = session.get_session_id();
                 let shard =
                     &self.router.shards[self.router.local(shard_of(&whisperer, session_id))];
@@ -67,7 +72,7 @@ impl Query {
                 let query = query?;
                 let range = query.get_range()?;
                 let range = TimeRange::new(range.get_from(), range.get_to());
-                let whisperers = whisperers_of(query)?;
+                let whisperers = self.whisperers_of(query)?;
                 let source = match parsed_q(query, RecordKind::Http)? {
                     None => PcapSource::Range { range, whisperers },
                     Some(parsed) => {

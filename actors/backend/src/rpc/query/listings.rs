@@ -17,7 +17,7 @@ use crate::stats::Clamp;
 
 use super::super::failed;
 use super::super::paging::{virtual_missing, window, write_page, DEFAULT_LIMIT, MAX_LIMIT};
-use super::{parsed_q, whisperers_of, write_missing, Query};
+use super::{parsed_q, write_missing, Query};
 
 impl Query {
     pub(super) async fn list_http(
@@ -31,7 +31,7 @@ impl Query {
             self.router.stats.clamped(Clamp::PageSize);
         }
         let mut storage = HttpQuery::new(window.range, window.shard_limit);
-        storage.whisperers = whisperers_of(query)?;
+        storage.whisperers = self.whisperers_of(query)?;
         storage.query = parsed_q(query, RecordKind::Http)?;
         let merged = self
             .list(
@@ -65,7 +65,7 @@ impl Query {
         }
         let storage = SessionQuery {
             range: window.range,
-            whisperers: whisperers_of(query)?,
+            whisperers: self.whisperers_of(query)?,
             query: parsed_q(query, RecordKind::TcpSession)?,
             limit: window.shard_limit,
             cursor: None,
@@ -107,7 +107,7 @@ impl Query {
         if window.clamped {
             self.router.stats.clamped(Clamp::PageSize);
         }
-        let whisperers = whisperers_of(query)?;
+        let whisperers = self.whisperers_of(query)?;
         let (range, limit) = (window.range, window.shard_limit);
         let merged = self
             .list(
@@ -166,7 +166,7 @@ impl Query {
         };
         let storage = DnsQuery {
             range: window.range,
-            whisperers: whisperers_of(query)?,
+            whisperers: self.whisperers_of(query)?,
             name,
             limit: window.shard_limit,
             cursor: None,

@@ -13,6 +13,7 @@ use spider_rpc_schema::query_capnp::{query_service, record_query};
 use spider_rpc_schema::{write_agent_summary, write_inventory_update};
 use spider_storage::{Cursor, Page, ShardRequest, ShardResponse, StorageError};
 
+use super::access::{permission_denied, Guard, Visible};
 use super::failed;
 use super::paging::{merge, newest_of_shard, virtual_missing, Listed, Merged, Window};
 use crate::registry::Registry;
@@ -21,11 +22,53 @@ use crate::router::Router;
 pub(crate) struct Query {
     router: Router,
     registry: Registry,
+    /// Checked on every call; its teams say which Whisperers' and Controllers' data it sees.
+    guard: Guard,
 }
 
+/// A Whisperer name no agent can have (names are checked): the filter of a session that sees
+/// no Whisperer, so that its queries answer nothing.
+const NO_WHISPERER: &str = "\u{0}";
+
 impl Query {
-    pub fn new(router: Router, registry: Registry) -> Self {
-        Self { router, registry }
+    pub fn new(router: Router, registry: Registry, guard: Guard) -> Self {
+        Self {
+            router,
+            registry,
+            guard,
+        }
+    }
+
+    /// The Whisperers a query reads: those it asks for (empty: all), within what the session
+    /// sees.
+    pub(super) fn whisperers_of(
+        &self,
+        query: record_query::Reader<'_>,
+    ) -> Result<Vec<String>, capnp::Error> {
+        let asked = whisperers_of(query)?;
+        let visible = self.guard.visible();
+        let known: Vec<String> = match visible {
+            Visible::All => Vec::new(),
+            Visible::Only(_) => self
+                .registry
+                .list()
+                .into_iter()
+                .map(|agent| agent.info.name)
+                .collect(),
+        };
+        Ok(visible
+            .narrow(asked, &known)
+            .unwrap_or_else(|| vec![NO_WHISPERER.to_owned()]))
+    }
+
+    /// Fails for a session that sees only some teams: `what` is not separated by team yet.
+    fn every_team(&self, what: &str) -> Result<(), capnp::Error> {
+        match self.guard.visible() {
+            Visible::All => Ok(()),
+            Visible::Only(_) => Err(permission_denied(&format!(
+                "{what} are not separated by team yet: only sessions that see every team read them"
+            ))),
+        }
     }
 
     /// One page of a listing: every local shard's newest records for `window`, merged.
@@ -87,7 +130,7 @@ fn storage_failed(error: StorageError) -> capnp::Error {
     failed(error)
 }
 
-pub(super) fn whisperers_of(query: record_query::Reader<'_>) -> Result<Vec<String>, capnp::Error> {
+fn whisperers_of(query: record_query::Reader<'_>) -> Result<Vec<String>, capnp::Error> {
     let mut out = Vec::new();
     for whisperer in query.get_whisperers()? {
         out.push(whisperer?.to_str()?.to_owned());
@@ -143,6 +186,7 @@ impl query_service::Server for Query {
         params: query_service::HttpParams,
         results: query_service::HttpResults,
     ) -> Result<(), capnp::Error> {
+        self.guard.check()?;
         self.timed("http", self.list_http(params, results)).await
     }
 
@@ -151,6 +195,7 @@ impl query_service::Server for Query {
         params: query_service::SessionsParams,
         results: query_service::SessionsResults,
     ) -> Result<(), capnp::Error> {
+        self.guard.check()?;
         self.timed("sessions", self.list_sessions(params, results))
             .await
     }
@@ -160,6 +205,7 @@ impl query_service::Server for Query {
         params: query_service::PacketsParams,
         results: query_service::PacketsResults,
     ) -> Result<(), capnp::Error> {
+        self.guard.check()?;
         self.timed("packets", self.list_packets(params, results))
             .await
     }
@@ -169,6 +215,7 @@ impl query_service::Server for Query {
         params: query_service::DnsParams,
         results: query_service::DnsResults,
     ) -> Result<(), capnp::Error> {
+        self.guard.check()?;
         self.timed("dns", self.list_dns(params, results)).await
     }
 
@@ -177,6 +224,8 @@ impl query_service::Server for Query {
         params: query_service::HostsParams,
         results: query_service::HostsResults,
     ) -> Result<(), capnp::Error> {
+        self.guard.check()?;
+        self.every_team("hosts")?;
         self.timed("hosts", self.list_hosts(params, results)).await
     }
 
@@ -185,6 +234,7 @@ impl query_service::Server for Query {
         params: query_service::TimelineParams,
         results: query_service::TimelineResults,
     ) -> Result<(), capnp::Error> {
+        self.guard.check()?;
         self.timed("timeline", self.http_timeline(params, results))
             .await
     }
@@ -194,6 +244,7 @@ impl query_service::Server for Query {
         params: query_service::NetworkMapParams,
         results: query_service::NetworkMapResults,
     ) -> Result<(), capnp::Error> {
+        self.guard.check()?;
         self.timed("network_map", self.map(params, results)).await
     }
 
@@ -202,6 +253,8 @@ impl query_service::Server for Query {
         params: query_service::UsageParams,
         results: query_service::UsageResults,
     ) -> Result<(), capnp::Error> {
+        self.guard.check()?;
+        self.every_team("usage rows")?;
         self.timed("usage", self.usage_table(params, results)).await
     }
 
@@ -210,6 +263,7 @@ impl query_service::Server for Query {
         params: query_service::ExportPcapngParams,
         results: query_service::ExportPcapngResults,
     ) -> Result<(), capnp::Error> {
+        self.guard.check()?;
         self.timed("export_pcapng", self.export(params, results))
             .await
     }
@@ -219,7 +273,14 @@ impl query_service::Server for Query {
         _: query_service::AgentsParams,
         mut results: query_service::AgentsResults,
     ) -> Result<(), capnp::Error> {
-        let agents = self.registry.list();
+        self.guard.check()?;
+        let visible = self.guard.visible();
+        let agents: Vec<_> = self
+            .registry
+            .list()
+            .into_iter()
+            .filter(|agent| visible.shows(&agent.info.name))
+            .collect();
         let list = results.get().init_list();
         let mut items = list.init_agents(u32::try_from(agents.len()).map_err(failed)?);
         for (index, agent) in (0..).zip(&agents) {
@@ -233,6 +294,7 @@ impl query_service::Server for Query {
         _: query_service::InventoryParams,
         mut results: query_service::InventoryResults,
     ) -> Result<(), capnp::Error> {
+        self.guard.check()?;
         let (found, missing) = self
             .ask_all(
                 || ShardRequest::Inventories,
@@ -242,7 +304,12 @@ impl query_service::Server for Query {
                 },
             )
             .await?;
-        let mut clusters: Vec<ClusterInventory> = found.into_iter().flatten().collect();
+        let visible = self.guard.visible();
+        let mut clusters: Vec<ClusterInventory> = found
+            .into_iter()
+            .flatten()
+            .filter(|cluster| visible.shows(&cluster.controller))
+            .collect();
         clusters.sort_by(|a, b| a.controller.cmp(&b.controller));
         let mut answer = results.get().init_list();
         let mut missing_list = answer
