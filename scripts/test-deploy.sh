@@ -57,7 +57,7 @@ for dir in "${kustomizations[@]}"; do
   echo "ok   $dir: $objects objects"
   case $dir in deploy/kubernetes/overlays/*) complete+=("$file") ;; *) partial+=("$file") ;; esac
 done
-[ ${#complete[@]} -ge 2 ] || die "expected the single-node and production overlays"
+[ ${#complete[@]} -ge 3 ] || die "expected the single-node, production and cluster overlays"
 examples=(deploy/kubernetes/examples/*.yaml)
 [ -f "${examples[0]}" ] || die "no example under deploy/kubernetes/examples"
 
@@ -148,9 +148,11 @@ grep -q SYS_ADMIN "$bad/caps/caps.yaml" || die "self-check: no NET_ADMIN to exte
 expect_failure "CAP_SYS_ADMIN on the Gocipher" "not \['BPF', 'NET_ADMIN', 'PERFMON', 'SYS_ADMIN'\]" "${check[@]}" manifests --spider "$spider" "$bad/caps/caps.yaml"
 sed 's/allowPrivilegeEscalation: false/allowPrivilegeEscalation: true/' "${examples[0]}" > "$bad/caps/sidecar.yaml"
 expect_failure "a Whisperer allowed to escalate" "allowPrivilegeEscalation must be false" "${check[@]}" manifests --spider "$spider" "$bad/caps/sidecar.yaml"
-# Two backend nodes (issue 8), a reference to an undefined variable.
-sed 's/^  replicas: 1$/  replicas: 2/' "$out/kubernetes-base-backend.yaml" > "$bad/caps/two.yaml"
-expect_failure "two backend replicas" "issue 8" "${check[@]}" manifests --spider "$spider" "$bad/caps/two.yaml"
+# Two backend nodes that are no cluster (no etcd), a reference to an undefined variable.
+sed 's/^  replicas: 1$/  replicas: 2/' "$out/kubernetes-overlays-single-node.yaml" > "$bad/caps/two.yaml"
+grep -q '^  replicas: 2$' "$bad/caps/two.yaml" || die "self-check: no backend replicas to change"
+expect_failure "two backend replicas without etcd" "each would own every shard" "${check[@]}" manifests \
+  --spider "$spider" --complete "${external_secrets[@]}" "$bad/caps/two.yaml"
 sed 's/\$(NODE_NAME)/$(NODE)/' "$out/kubernetes-overlays-single-node.yaml" > "$bad/flag/var.yaml"
 expect_failure "an undefined \$(VAR)" "\$(NODE) is neither" "${check[@]}" manifests --spider "$spider" --complete "$bad/flag/var.yaml"
 # Plaintext where the binary refuses it: a backend without [tls], a Controller's agents' listener

@@ -290,8 +290,10 @@ def check_security(where, role, spec, container, volumes):
         ok(f"{where} ({role}): security context and resources")
 
 
-def check_backend_config(where, container, volumes, index, namespace, ports):
-    """The backend's TOML (from its ConfigMap): data_dir on a writable volume, listen on its port."""
+def check_backend_config(where, container, volumes, index, namespace, ports, replicas=1):
+    """The backend's TOML (from its ConfigMap): data_dir on a writable volume, listen on its port;
+    several replicas are a cluster: etcd, one local shard per group, each pod its own node name
+    and address."""
     args = container.get("args", [])
     if "--config" not in args:
         return
@@ -312,6 +314,19 @@ def check_backend_config(where, container, volumes, index, namespace, ports):
         return
     if "admin_token" in config:
         fail(f"{where}: {path} holds the admin token: it belongs in the Secret")
+    if replicas > 1:
+        cluster = config.get("cluster", {})
+        env = {e["name"] for e in container.get("env", [])}
+        if not cluster.get("etcd"):
+            fail(f"{where}: {replicas} backend nodes without [cluster] etcd: each would own "
+                 f"every shard")
+        elif config.get("local_shards") != cluster.get("groups", 16):
+            fail(f"{where}: a cluster node needs local_shards = [cluster] groups")
+        elif not {"SPIDER_BACKEND_NODE", "SPIDER_BACKEND_ADVERTISE"} <= env:
+            fail(f"{where}: cluster nodes need SPIDER_BACKEND_NODE and SPIDER_BACKEND_ADVERTISE "
+                 f"per pod")
+        else:
+            ok(f"{where}: {replicas} nodes joining through {cluster['etcd']}")
     data = config.get("data_dir", "./spider-data")
     data_mount = mount_for(data, container, volumes)
     if data_mount is None or data_mount[0].get("readOnly"):
@@ -394,10 +409,6 @@ def manifests(options):
         where = f"{os.path.basename(path)}: {kind}/{name}"
         if options.complete and kind not in NAMESPACED_EXCEPTIONS and not namespace:
             fail(f"{where}: no namespace (it would land in the current one)")
-        if kind == "StatefulSet" and repository(
-            pod_spec(doc)["containers"][0].get("image", "")
-        ) == "spider" and doc["spec"].get("replicas", 1) > 1:
-            fail(f"{where}: more than one backend node (several nodes are issue 8)")
         spec = pod_spec(doc)
         if spec is None:
             continue
@@ -447,7 +458,8 @@ def manifests(options):
             check_backend_address(cwhere, args, index, options.complete)
             if role == "backend" and options.complete:
                 ports = {p["containerPort"] for p in container.get("ports", [])}
-                check_backend_config(cwhere, container, volumes, index, namespace, ports)
+                replicas = doc.get("spec", {}).get("replicas", 1)
+                check_backend_config(cwhere, container, volumes, index, namespace, ports, replicas)
     if spider_containers == 0 and options.expect_containers:
         fail(f"no Spider container in {', '.join(options.files)}")
 

@@ -26,7 +26,8 @@ pub struct ClusterSettings {
     /// This node's name: unique in the cluster, stable across restarts (a StatefulSet pod's
     /// name) (`SPIDER_BACKEND_NODE`). Default: the host name.
     pub node: String,
-    /// Where the other nodes and the agents dial this node (`HOST:PORT`); default: `listen`.
+    /// Where the other nodes and the agents dial this node (`HOST:PORT`)
+    /// (`SPIDER_BACKEND_ADVERTISE`); default: `listen`.
     pub advertise: Option<String>,
     /// Shard groups of a new cluster (the unit of placement; each is a local shard). Default 16.
     pub groups: u16,

@@ -344,6 +344,9 @@ impl BackendConfig {
         if let Some(value) = var("SPIDER_BACKEND_NODE") {
             self.cluster.node = value;
         }
+        if let Some(value) = var("SPIDER_BACKEND_ADVERTISE") {
+            self.cluster.advertise = Some(value);
+        }
         if let Some(value) = var("SPIDER_BACKEND_REDACTION") {
             self.redaction.enabled = parse("SPIDER_BACKEND_REDACTION", value)?;
         }

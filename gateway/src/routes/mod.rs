@@ -323,9 +323,7 @@ pub fn routes(
         .boxed();
     let metrics_state = state.clone();
     // Answered here, 401 included: a rejection would fall through to the UI's SPA fallback.
-    let metrics = warp::path!("metrics")
-        .and(warp::get())
-        .and(authenticated(&state, Some("metrics")))
+    let metrics = authenticated(&state, Some("metrics"))
         .map(move |_caller: Caller| {
             let mut text = metrics_state.metrics.render(&metrics_state.bridge.stats);
             let mut extra = spider_telemetry::Exposition::new();
@@ -337,7 +335,10 @@ pub fn routes(
                 "text/plain; version=0.0.4; charset=utf-8",
             )
             .into_response()
-        });
+        })
+        .recover(recover)
+        .unify();
+    let metrics = warp::path!("metrics").and(warp::get()).and(metrics);
     let observe = state.metrics.clone();
     let log = warp::log::custom(move |info| {
         observe.observe(info.path(), info.status().as_u16(), info.elapsed());
