@@ -66,6 +66,8 @@ pub(crate) enum Role {
     Owner { follower: Option<String> },
     /// It follows the group: store what the owner passes on.
     Follower,
+    /// Neither: an agent's batch goes on to the group's owner (at this address).
+    Forward { owner: String },
 }
 
 /// The node's view of the cluster: its name, the shard map as it changes, its groups' gate and
@@ -80,7 +82,8 @@ pub(crate) struct Placement {
 
 impl Placement {
     /// What to do with a batch for `shard` (`replicated`: passed on by the group's owner), or
-    /// why this node refuses it.
+    /// why this node refuses it: an agent may push any batch to any node, a node other than the
+    /// owner passes it on; a passed-on batch is taken only by the group's follower.
     pub fn ingest_role(&self, shard: u16, replicated: bool) -> Result<Role, String> {
         let map = self.map.borrow();
         let Some(map) = map.as_ref() else {
@@ -102,6 +105,11 @@ impl Placement {
             return Ok(Role::Follower);
         }
         let at = map.nodes.get(&owner).map_or("?", |info| info.rpc.as_str());
+        if !replicated && owner != self.node && at != "?" {
+            return Ok(Role::Forward {
+                owner: at.to_owned(),
+            });
+        }
         Err(format!(
             "not the owner: shard {shard} (group {group}) is owned by {owner} at {at} (shard map \
              epoch {}): fetch the shard map again",

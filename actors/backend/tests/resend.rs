@@ -1,12 +1,23 @@
 //! Batches sent again (an agent that did not see their acknowledgement) are acknowledged as
-//! duplicates and their frames are not parsed a second time: the exchanges of sessions that span
-//! many batches come out whole, as from a capture sent once.
+//! duplicates, a batch after a gap is refused, and a sender's batches after one refused on a
+//! connection are not stored: the exchanges of sessions that span many batches come out whole,
+//! as from a capture sent once.
 #![allow(clippy::unwrap_used)]
 
 mod common;
 
 use common::{batches_of, exchanges_of, on_local, push, start_node, testdata, TOKEN};
 use spider_backend::client::{BackendClient, ListRequest, UsageGrouping, UsageRequest};
+
+/// The exchanges a capture's batches hold, as JSON, sorted.
+fn expected_of(batches: &[common::Batch]) -> Vec<String> {
+    let mut expected: Vec<String> = exchanges_of(batches)
+        .iter()
+        .map(|exchange| serde_json::to_string(exchange).unwrap())
+        .collect();
+    expected.sort();
+    expected
+}
 
 fn stored(exchanges: Vec<(String, spider_model::HttpExchange)>) -> Vec<String> {
     let mut out: Vec<String> = exchanges
@@ -18,17 +29,13 @@ fn stored(exchanges: Vec<(String, spider_model::HttpExchange)>) -> Vec<String> {
 }
 
 #[test]
-fn a_batch_sent_again_is_acknowledged_and_not_parsed_twice() {
+fn a_batch_sent_again_is_acknowledged_and_the_exchanges_stay_whole() {
     let dir = tempfile::tempdir().unwrap();
     let node = start_node(dir.path());
     let addr = node.local_addr();
     // Two frames a batch: every exchange spans several batches of its session's shard.
     let batches = batches_of(&testdata("http-pipelining.pcap"), "w-again", 2);
-    let mut expected: Vec<String> = exchanges_of(&batches)
-        .iter()
-        .map(|exchange| serde_json::to_string(exchange).unwrap())
-        .collect();
-    expected.sort();
+    let expected = expected_of(&batches);
     assert!(expected.len() > 3);
     let got = on_local(async {
         let first = BackendClient::connect(addr, TOKEN).await.unwrap();
@@ -59,16 +66,12 @@ fn a_batch_sent_again_is_acknowledged_and_not_parsed_twice() {
 }
 
 #[test]
-fn a_batch_after_a_gap_is_refused_before_it_is_parsed() {
+fn a_batch_after_a_gap_is_refused_and_the_exchanges_are_whole_once_resent() {
     let dir = tempfile::tempdir().unwrap();
     let node = start_node(dir.path());
     let addr = node.local_addr();
     let batches = batches_of(&testdata("http-pipelining.pcap"), "w-gap", 2);
-    let mut expected: Vec<String> = exchanges_of(&batches)
-        .iter()
-        .map(|exchange| serde_json::to_string(exchange).unwrap())
-        .collect();
-    expected.sort();
+    let expected = expected_of(&batches);
     // The shard with the most batches: its last one closes its sessions.
     let shard = (0..u16::MAX)
         .max_by_key(|s| batches.iter().filter(|b| b.shard == *s).count())

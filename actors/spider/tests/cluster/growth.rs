@@ -12,25 +12,9 @@ use spider_backend::client::{BackendClient, ClusterClient, ListRequest};
 use spider_cluster::testing::EtcdServer;
 use spider_rpc_schema::VIRTUAL_SHARDS;
 
-use crate::nodes::{ingest, on_local, start_node, stored, Key, Node, TOKEN};
+use crate::nodes::{connect, ingest, on_local, start_node, start_three, stored, Key, TOKEN};
 
 const GROUPS: u16 = 8;
-
-async fn connect(seeds: &[String], nodes: usize) -> ClusterClient {
-    let started = Instant::now();
-    loop {
-        if let Ok(client) = ClusterClient::connect(seeds, TOKEN).await {
-            if client.map().nodes.len() == nodes {
-                return client;
-            }
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "no {nodes}-node map"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
 
 /// Whether the node at `address` owns its share of the virtual shards.
 async fn owns_its_share(client: &mut ClusterClient, address: &str) -> bool {
@@ -48,11 +32,7 @@ fn a_fourth_node_gets_groups_moved_to_it_while_ingest_and_queries_go_on() {
     let Some(etcd) = EtcdServer::start() else {
         return;
     };
-    let mut nodes: Vec<Node> = ["a", "b", "c"]
-        .iter()
-        .map(|name| start_node(&etcd.url, name, GROUPS))
-        .collect();
-    let seeds: Vec<String> = nodes.iter().map(|n| n.address.clone()).collect();
+    let (mut nodes, seeds) = start_three(&etcd.url, GROUPS);
     on_local(async move {
         let mut writer = connect(&seeds, 3).await;
         let mut reader = connect(&seeds, 3).await;

@@ -7,10 +7,9 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use spider_backend::client::ClusterClient;
 use spider_cluster::testing::EtcdServer;
 
-use crate::nodes::{ingest, on_local, start_node, stored, Node, TOKEN};
+use crate::nodes::{connect, ingest, on_local, start_three, stored};
 
 const GROUPS: u16 = 6;
 
@@ -19,22 +18,9 @@ fn a_node_killed_with_its_disk_loses_nothing_acknowledged() {
     let Some(etcd) = EtcdServer::start() else {
         return;
     };
-    let mut nodes: Vec<Node> = ["a", "b", "c"]
-        .iter()
-        .map(|name| start_node(&etcd.url, name, GROUPS))
-        .collect();
-    let seeds: Vec<String> = nodes.iter().map(|n| n.address.clone()).collect();
+    let (mut nodes, seeds) = start_three(&etcd.url, GROUPS);
     on_local(async move {
-        let started = Instant::now();
-        let mut cluster = loop {
-            if let Ok(client) = ClusterClient::connect(&seeds, TOKEN).await {
-                if client.map().nodes.len() == 3 {
-                    break client;
-                }
-            }
-            assert!(started.elapsed() < Duration::from_secs(60), "no 3-node map");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        };
+        let mut cluster = connect(&seeds, 3).await;
         assert!(cluster.map().followers.iter().all(|f| *f != u16::MAX));
         let mut expected = Vec::new();
         for (capture, agent) in [

@@ -11,7 +11,7 @@ use spider_cluster::testing::free_port;
 
 pub const TOKEN: &str = "cluster-test-token-0123456789";
 
-fn testdata(name: &str) -> PathBuf {
+pub fn testdata(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../testdata")
         .join(name)
@@ -133,4 +133,31 @@ pub async fn stored(cluster: &mut ClusterClient, q: Option<&str>) -> (Vec<Key>, 
         .collect();
     keys.sort();
     (keys, answer.missing_shards)
+}
+
+/// A cluster client once the map has `nodes` nodes.
+pub async fn connect(seeds: &[String], nodes: usize) -> ClusterClient {
+    let started = Instant::now();
+    loop {
+        if let Ok(client) = ClusterClient::connect(seeds, TOKEN).await {
+            if client.map().nodes.len() == nodes {
+                return client;
+            }
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "no {nodes}-node map"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Nodes a, b and c of a cluster of `groups` shard groups, and their addresses (the seeds).
+pub fn start_three(etcd: &str, groups: u16) -> (Vec<Node>, Vec<String>) {
+    let nodes: Vec<Node> = ["a", "b", "c"]
+        .iter()
+        .map(|name| start_node(etcd, name, groups))
+        .collect();
+    let seeds = nodes.iter().map(|n| n.address.clone()).collect();
+    (nodes, seeds)
 }

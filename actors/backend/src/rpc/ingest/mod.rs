@@ -1,5 +1,7 @@
 //! `Ingest`: agents' batches to the capture workers, and `flush`, the acknowledgement point.
 
+mod passing;
+
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::rc::Rc;
@@ -16,6 +18,7 @@ use spider_storage::{IngestBatch, IngestOutcome, ShardRequest, ShardResponse};
 use tokio::sync::Notify;
 
 use super::access::Guard;
+
 use super::failed;
 use super::peers::Peers;
 use super::refused::{Refused, SendOrder, SenderKey};
@@ -26,9 +29,13 @@ use crate::router::Router;
 use crate::stats::{BatchKind, RecordKind, Refusal};
 use crate::worker::CaptureBatch;
 
-/// Where a stored batch goes on to (the group's follower), and the owner's admission into the
-/// group for the time of the write.
-type Destination = (Option<String>, Option<Admission>);
+/// What a node does with a batch: store it (and pass it on to the group's follower, with the
+/// owner's admission into the group for the time of the write), or pass it on to the group's
+/// owner (an agent that dials any node of a cluster).
+enum Route {
+    Store(Option<String>, Option<Admission>),
+    Forward(String),
+}
 
 /// One agent's ingest capability.
 ///
@@ -122,10 +129,23 @@ impl Ingest {
         if shard >= VIRTUAL_SHARDS {
             return Err(failed(format!("shard {shard} does not exist")).into());
         }
-        let (follower, _admission) = self.role(shard, batch.get_replicated())?;
+        let route = self.role(shard, batch.get_replicated())?;
         let whisperer = self.name("batch.whisperer", batch.get_whisperer())?;
         self.guard.may_act_as(&agent)?;
         self.guard.may_act_as(&whisperer)?;
+        let (follower, _admission) = match route {
+            Route::Store(follower, admission) => (follower, admission),
+            Route::Forward(owner) => {
+                let key = (agent.as_str(), incarnation, shard, sequence);
+                return self
+                    .forward(&owner, key, |ingest| async move {
+                        let mut request = ingest.push_capture_request();
+                        request.get().set_batch(batch)?;
+                        request.send().await
+                    })
+                    .await;
+            }
+        };
         let drops = if batch.has_drops() {
             let drops = batch.get_drops()?;
             Some(DropTotals {
@@ -188,13 +208,12 @@ impl Ingest {
         Ok(())
     }
 
-    /// Where this node passes a batch for `shard` on to (the group's follower), or why it
-    /// refuses the batch (it neither owns nor follows the shard's group).
-    /// An owner's write also holds an admission into the group, so that a copy of the group
-    /// starts only once the writes in flight are stored.
-    fn role(&self, shard: u16, replicated: bool) -> Result<Destination, Refused> {
+    /// What this node does with a batch for `shard`, or why it refuses it. An owner's write
+    /// also holds an admission into the group, so that a copy of the group starts only once the
+    /// writes in flight are stored.
+    fn role(&self, shard: u16, replicated: bool) -> Result<Route, Refused> {
         match &self.router.placement {
-            None => Ok((None, None)),
+            None => Ok(Route::Store(None, None)),
             Some(placement) => match placement.ingest_role(shard, replicated) {
                 Ok(Role::Owner { follower }) => {
                     let group = shard % u16::try_from(self.router.shards.len()).unwrap_or(1).max(1);
@@ -202,9 +221,10 @@ impl Ingest {
                         .gate
                         .admit(group)
                         .map_err(|message| Refused::new(Refusal::Placement, failed(message)))?;
-                    Ok((follower, Some(admission)))
+                    Ok(Route::Store(follower, Some(admission)))
                 }
-                Ok(Role::Follower) => Ok((None, None)),
+                Ok(Role::Follower) => Ok(Route::Store(None, None)),
+                Ok(Role::Forward { owner }) => Ok(Route::Forward(owner)),
                 Err(message) => Err(Refused::new(Refusal::Placement, failed(message))),
             },
         }
@@ -229,13 +249,26 @@ impl Ingest {
             sequence,
             agent.clone(),
         );
-        let (follower, _admission) = self.role(shard, batch.get_replicated())?;
+        let route = self.role(shard, batch.get_replicated())?;
         stored.usage = self.records("batch.records", batch.get_records(), read_usage)?;
         for record in &stored.usage {
             if !record.reporter.is_empty() {
                 self.guard.may_act_as(&record.reporter)?;
             }
         }
+        let (follower, _admission) = match route {
+            Route::Store(follower, admission) => (follower, admission),
+            Route::Forward(owner) => {
+                let key = (agent.as_str(), incarnation, shard, sequence);
+                return self
+                    .forward(&owner, key, |ingest| async move {
+                        let mut request = ingest.push_usage_request();
+                        request.get().set_batch(batch)?;
+                        request.send().await
+                    })
+                    .await;
+            }
+        };
         self.store_in_shard(shard, stored).await?;
         let key = (agent.as_str(), incarnation, shard, sequence);
         self.pass_on(follower.as_deref(), key, |ingest| async move {
@@ -276,7 +309,19 @@ impl Ingest {
             sequence,
             agent.clone(),
         );
-        let (follower, _admission) = self.role(shard, batch.get_replicated())?;
+        let (follower, _admission) = match self.role(shard, batch.get_replicated())? {
+            Route::Store(follower, admission) => (follower, admission),
+            Route::Forward(owner) => {
+                let key = (agent.as_str(), incarnation, shard, sequence);
+                return self
+                    .forward(&owner, key, |ingest| async move {
+                        let mut request = ingest.push_inventory_request();
+                        request.get().set_batch(batch)?;
+                        request.send().await
+                    })
+                    .await;
+            }
+        };
         stored.inventory = Some(update);
         self.store_in_shard(shard, stored).await?;
         let key = (agent.as_str(), incarnation, shard, sequence);
@@ -321,79 +366,6 @@ impl Ingest {
         stats.records(RecordKind::Http, counts.http);
         stats.records(RecordKind::Usage, counts.usage);
         stats.records(RecordKind::Inventory, counts.inventory);
-    }
-
-    /// Passes a stored batch on to the group's follower (if any) and remembers that its
-    /// acknowledgement waits for the follower too. `push` sends the batch, marked replicated.
-    async fn pass_on<F, Fut>(
-        &self,
-        follower: Option<&str>,
-        (agent, incarnation, shard, sequence): (&str, u64, u16, u64),
-        push: F,
-    ) -> Result<(), capnp::Error>
-    where
-        F: FnOnce(ingest::Client) -> Fut,
-        Fut: std::future::Future<Output = Result<(), capnp::Error>>,
-    {
-        let Some(address) = follower else {
-            return Ok(());
-        };
-        self.peers.replicate(address, push).await?;
-        self.needs_follower(address, agent, incarnation, shard, sequence);
-        Ok(())
-    }
-
-    fn needs_follower(
-        &self,
-        address: &str,
-        agent: &str,
-        incarnation: u64,
-        shard: u16,
-        sequence: u64,
-    ) {
-        let mut replicas = self.replicas.borrow_mut();
-        let entry = replicas
-            .entry((agent.to_owned(), incarnation, shard))
-            .or_insert_with(|| (address.to_owned(), 0));
-        if entry.0 != address {
-            *entry = (address.to_owned(), 0);
-        }
-        entry.1 = entry.1.max(sequence);
-    }
-
-    /// What is acknowledged: stored here and, for batches passed on, held by the follower too.
-    async fn durable(&self) -> BTreeMap<SenderKey, u64> {
-        let mut acked = self.acked.borrow().clone();
-        let replicas = self.replicas.borrow().clone();
-        let followers: std::collections::BTreeSet<&String> =
-            replicas.values().map(|(address, _)| address).collect();
-        let mut held: BTreeMap<(String, u64, u16, String), u64> = BTreeMap::new();
-        for address in followers {
-            match self.peers.flush(address).await {
-                Ok(acks) => {
-                    for ack in acks {
-                        held.insert(
-                            (ack.agent, ack.incarnation, ack.shard, address.clone()),
-                            ack.sequence,
-                        );
-                    }
-                }
-                Err(error) => tracing::warn!(%error, "a follower did not flush"),
-            }
-        }
-        for (key, (address, _)) in &replicas {
-            let on_follower = held
-                .get(&(key.0.clone(), key.1, key.2, address.clone()))
-                .copied();
-            match (acked.get_mut(key), on_follower) {
-                (Some(here), Some(there)) => *here = (*here).min(there),
-                (Some(_), None) => {
-                    acked.remove(key);
-                }
-                (None, _) => {}
-            }
-        }
-        acked
     }
 
     fn acknowledge(&self, agent: String, incarnation: u64, shard: u16, sequence: u64) {
