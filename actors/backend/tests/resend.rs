@@ -1,6 +1,6 @@
 //! Batches sent again (an agent that did not see their acknowledgement) are acknowledged as
-//! duplicates, a batch after a gap is refused, and a sender's batches after one refused on a
-//! connection are not stored: the exchanges of sessions that span many batches come out whole,
+//! duplicates, a batch after a gap is refused, and a sender's batches pushed behind a refused one
+//! on a connection are not stored: the exchanges of sessions that span many batches come out whole,
 //! as from a capture sent once.
 #![allow(clippy::unwrap_used)]
 
@@ -166,15 +166,15 @@ async fn usage_bytes(client: &BackendClient) -> u64 {
 }
 
 #[test]
-fn batches_after_a_refused_one_on_a_connection_are_refused_until_it_comes_again() {
+fn batches_pushed_behind_a_refused_one_are_not_stored_until_it_comes_again() {
     let dir = tempfile::tempdir().unwrap();
     let node = start_node(dir.path());
     let addr = node.local_addr();
     on_local(async {
         let first = BackendClient::connect(addr, TOKEN).await.unwrap();
-        // Both on the wire before the refusal of batch 1 comes back. Storage would take batch 2
-        // (nothing of the sender is stored yet): it is refused, so that batch 1 cannot end up
-        // stored after it.
+        // Batch 2 is pushed right behind the refused batch 1. Storage would take it (nothing of
+        // the sender is stored yet), but a streamed push after a refused one is not delivered on
+        // that capability, so batch 1 cannot end up stored after it.
         futures::join!(
             push_usage(&first, "gocipher-order", 7, 1, true),
             push_usage(&first, "gocipher-order", 7, 2, false)

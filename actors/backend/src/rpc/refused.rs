@@ -1,9 +1,4 @@
-//! Why a push was not stored (counted, and the error the agent sees), and the order of a
-//! sender's batches on one connection: once one is refused, the ones after it are refused too
-//! until it comes again.
-
-use std::cell::RefCell;
-use std::collections::BTreeMap;
+//! Why a push was not stored: the cause (counted) and the error the agent sees.
 
 use spider_storage::StorageError;
 
@@ -64,49 +59,5 @@ impl From<capnp::Error> for Refused {
 impl From<std::str::Utf8Error> for Refused {
     fn from(error: std::str::Utf8Error) -> Self {
         Self::new(Refusal::Invalid, error.into())
-    }
-}
-
-/// Per (kind, sender key): the first sequence refused on a capability. Later batches of the key
-/// are refused too until that one comes again: storage would take them (a key with nothing
-/// stored may start anywhere), and the refused one would then follow them.
-#[derive(Debug, Default)]
-pub(crate) struct SendOrder {
-    refused: RefCell<BTreeMap<(&'static str, SenderKey), u64>>,
-}
-
-impl SendOrder {
-    /// Runs `store` for batch `sequence` of `slot` unless an earlier one was refused.
-    pub async fn run(
-        &self,
-        slot: (&'static str, SenderKey),
-        sequence: u64,
-        store: impl std::future::Future<Output = Result<(), Refused>>,
-    ) -> Result<(), Refused> {
-        if let Some(first) = self.refused.borrow().get(&slot).copied() {
-            if sequence > first {
-                return Err(Refused::new(
-                    Refusal::Gap,
-                    failed(format!(
-                        "batch {sequence} follows batch {first}, refused on this connection: \
-                         send again from batch {first}"
-                    )),
-                ));
-            }
-        }
-        let result = store.await;
-        let mut refused = self.refused.borrow_mut();
-        match &result {
-            Err(_) => {
-                let first = refused.entry(slot).or_insert(sequence);
-                *first = (*first).min(sequence);
-            }
-            Ok(()) => {
-                if refused.get(&slot).is_some_and(|first| *first <= sequence) {
-                    refused.remove(&slot);
-                }
-            }
-        }
-        result
     }
 }

@@ -21,7 +21,7 @@ use super::access::Guard;
 
 use super::failed;
 use super::peers::Peers;
-use super::refused::{Refused, SendOrder, SenderKey};
+use super::refused::{Refused, SenderKey};
 use crate::cluster::Role;
 use crate::gate::Admission;
 use crate::registry::{DropTotals, Registry};
@@ -55,7 +55,6 @@ pub(crate) struct Ingest {
     /// Per (agent, incarnation, shard): the follower that must hold it too, and up to which
     /// sequence (a cluster's owner acknowledges only what its follower holds as well).
     replicas: RefCell<BTreeMap<SenderKey, (String, u64)>>,
-    order: SendOrder,
 }
 
 impl Ingest {
@@ -70,25 +69,7 @@ impl Ingest {
             progress: Notify::new(),
             acked: RefCell::new(BTreeMap::new()),
             replicas: RefCell::new(BTreeMap::new()),
-            order: SendOrder::default(),
         }
-    }
-
-    /// Stores a batch unless an earlier one of its sender key was refused on this capability
-    /// and not sent again yet.
-    async fn in_order(
-        &self,
-        kind: &'static str,
-        id: spider_rpc_schema::ingest_capnp::batch_id::Reader<'_>,
-        shard: u16,
-        store: impl std::future::Future<Output = Result<(), Refused>>,
-    ) -> Result<(), Refused> {
-        let key = (
-            id.get_agent()?.to_str()?.to_owned(),
-            id.get_incarnation(),
-            shard,
-        );
-        self.order.run((kind, key), id.get_sequence(), store).await
     }
 
     /// A conversion's error as the sender sees it; a limit that was hit is counted and logged.
@@ -412,9 +393,7 @@ impl ingest::Server for Ingest {
     ) -> Result<(), capnp::Error> {
         self.guard.check()?;
         let batch = self.counted(params.get().and_then(|p| p.get_batch()))?;
-        let stored = self.store(batch);
-        self.tracked(self.in_order("capture", batch.get_id()?, batch.get_shard(), stored))
-            .await
+        self.tracked(self.store(batch)).await
     }
 
     async fn push_usage(
@@ -423,9 +402,7 @@ impl ingest::Server for Ingest {
     ) -> Result<(), capnp::Error> {
         self.guard.check()?;
         let batch = self.counted(params.get().and_then(|p| p.get_batch()))?;
-        let stored = self.store_usage(batch);
-        self.tracked(self.in_order("usage", batch.get_id()?, batch.get_shard(), stored))
-            .await
+        self.tracked(self.store_usage(batch)).await
     }
 
     async fn shard_map(
@@ -443,9 +420,7 @@ impl ingest::Server for Ingest {
     ) -> Result<(), capnp::Error> {
         self.guard.check()?;
         let batch = self.counted(params.get().and_then(|p| p.get_batch()))?;
-        let stored = self.store_inventory(batch);
-        self.tracked(self.in_order("inventory", batch.get_id()?, batch.get_shard(), stored))
-            .await
+        self.tracked(self.store_inventory(batch)).await
     }
 
     async fn copy_group(
