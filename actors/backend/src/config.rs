@@ -106,12 +106,27 @@ impl From<TextIndexSettings> for spider_storage::TextIndexing {
 }
 
 /// `[index]`: the default text indexing, and `[index.whisperers.NAME]` per Whisperer.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct IndexSettings {
     #[serde(flatten)]
     pub default: TextIndexSettings,
     pub whisperers: BTreeMap<String, TextIndexSettings>,
+    /// Width of one full-text index partition. Retention drops whole partitions, so an
+    /// exchange stays searchable at most this much longer than its retention; keep it well
+    /// under the shortest retention. Fixed when a shard's index is created. Default `1h`.
+    #[serde(deserialize_with = "duration")]
+    pub partition: Duration,
+}
+
+impl Default for IndexSettings {
+    fn default() -> Self {
+        Self {
+            default: TextIndexSettings::default(),
+            whisperers: BTreeMap::new(),
+            partition: spider_storage::IndexConfig::default().window,
+        }
+    }
 }
 
 /// `[redaction]`: secrets masked in HTTP exchanges, and in the raw frames that carry them, before
@@ -391,6 +406,11 @@ impl BackendConfig {
                 "retention.purge_interval must be more than zero".into(),
             ));
         }
+        if self.index.partition < Duration::from_secs(1) {
+            return Err(ConfigError::Invalid(
+                "index.partition must be one second at least".into(),
+            ));
+        }
         self.redaction.validate()?;
         if self.admin_token.len() < 16 {
             return Err(ConfigError::Invalid(
@@ -428,7 +448,7 @@ mod tests {
         let config: BackendConfig = toml::from_str(
             "[retention]\ndefault = \"2d\"\npurge_interval = \"10s\"\n\
              [retention.whisperers]\nedge = \"1h 30m\"\n\
-             [index]\nbodies = false\n[index.whisperers.edge]\nheaders = false\n",
+             [index]\nbodies = false\npartition = \"5m\"\n[index.whisperers.edge]\nheaders = false\n",
         )
         .unwrap();
         assert_eq!(config.retention.default, Duration::from_secs(2 * 86400));
@@ -439,6 +459,7 @@ mod tests {
         );
         assert!(!config.index.default.bodies && config.index.default.headers);
         assert!(!config.index.whisperers["edge"].headers);
+        assert_eq!(config.index.partition, Duration::from_secs(300));
         let error = toml::from_str::<BackendConfig>("[retention]\ndefault = \"soon\"\n")
             .unwrap_err()
             .to_string();

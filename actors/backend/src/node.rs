@@ -344,6 +344,7 @@ fn start_actors(config: &BackendConfig) -> Result<(Router, Vec<actix::Arbiter>),
             .map(|(name, ttl)| (name.clone(), *ttl))
             .collect();
         shard_config.index.text = config.index.default.into();
+        shard_config.index.window = config.index.partition;
         shard_config.index.whisperer_text = config
             .index
             .whisperers

@@ -83,19 +83,34 @@ impl Role {
         }
     }
 
-    /// Resident memory now, in bytes.
-    fn rss(&self) -> Option<u64> {
+    /// Resident memory now: all of it, and the anonymous part (heap, stacks) apart from the
+    /// file-backed pages it maps (the index segments tantivy reads through mmap, the binary),
+    /// which the kernel can reclaim.
+    fn memory(&self) -> Option<Memory> {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
-        let kb: u64 = status
-            .lines()
-            .find_map(|line| line.strip_prefix("VmRSS:"))?
-            .trim()
-            .trim_end_matches("kB")
-            .trim()
-            .parse()
-            .ok()?;
-        Some(kb * 1024)
+        let field = |name: &str| -> Option<u64> {
+            let kb: u64 = status
+                .lines()
+                .find_map(|line| line.strip_prefix(name))?
+                .trim()
+                .trim_end_matches("kB")
+                .trim()
+                .parse()
+                .ok()?;
+            Some(kb * 1024)
+        };
+        Some(Memory {
+            rss: field("VmRSS:")?,
+            anon: field("RssAnon:")?,
+        })
     }
+}
+
+/// A process's resident memory, in bytes.
+#[derive(Debug, Clone, Copy, Default, serde::Serialize)]
+pub struct Memory {
+    pub rss: u64,
+    pub anon: u64,
 }
 
 impl Drop for Role {
@@ -121,7 +136,7 @@ impl Roles {
             format!(
                 "data_dir = \"{}\"\nlisten = \"127.0.0.1:7070\"\nadmin_token = \"{TOKEN}\"\n\
                  min_free_bytes = {}\n\n[retention]\ndefault = \"{}\"\nusage = \"{}\"\n\
-                 purge_interval = \"30s\"\n",
+                 purge_interval = \"30s\"\n\n[index]\npartition = \"1m\"\n",
                 dir.join("data").display(),
                 512u64 << 20,
                 setup.retention,
@@ -286,8 +301,8 @@ fn path(p: &Path) -> &str {
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Sample {
     pub seconds: f64,
-    /// (role, RSS bytes).
-    pub rss: Vec<(&'static str, u64)>,
+    /// (role, resident memory).
+    pub memory: Vec<(&'static str, Memory)>,
     pub requests_sent: u64,
     pub request_errors: u64,
     pub whisperer_frames_seen: f64,
@@ -313,9 +328,15 @@ pub struct Sample {
 impl Sample {
     pub fn line(&self) -> String {
         let rss: Vec<String> = self
-            .rss
+            .memory
             .iter()
-            .map(|(name, bytes)| format!("{name} {:.0} MiB", *bytes as f64 / 1048576.0))
+            .map(|(name, memory)| {
+                format!(
+                    "{name} {:.0} MiB (anon {:.0})",
+                    memory.rss as f64 / 1048576.0,
+                    memory.anon as f64 / 1048576.0
+                )
+            })
             .collect();
         format!(
             "t={:>5.0}s rss [{}] frames seen {:.0} acked {:.0} dropped {:.0}; stored http {:.0}; refused {:.0}; memtables {:.0} MiB, block cache {:.0} MiB; query {:.1} ms ({})",
@@ -354,10 +375,10 @@ impl Sampler {
         traffic: &crate::traffic::Traffic,
     ) -> anyhow::Result<Sample> {
         use std::sync::atomic::Ordering;
-        let rss = roles
+        let memory = roles
             .list
             .iter()
-            .map(|role| (role.name, role.rss().unwrap_or(0)))
+            .map(|role| (role.name, role.memory().unwrap_or_default()))
             .collect();
         let (backend, whisperer, controller, gocipher, query) =
             spider_capture::netns::run_in(&self.ns_path, || {
@@ -375,7 +396,7 @@ impl Sampler {
             .map_err(|e| anyhow::anyhow!("cannot enter the namespace: {e}"))?;
         Ok(Sample {
             seconds: elapsed.as_secs_f64(),
-            rss,
+            memory,
             requests_sent: traffic.requests.load(Ordering::Relaxed),
             request_errors: traffic.errors.load(Ordering::Relaxed),
             whisperer_frames_seen: value(

@@ -1,5 +1,6 @@
 //! The soak's report: every sample as CSV, and a JSON summary with the verdict on memory (the
-//! least-squares slope of each process's RSS over the last half of the run).
+//! least-squares slope of each process's resident memory over the last half of the run, judged
+//! on the whole RSS and on its anonymous part alike).
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -50,21 +51,54 @@ fn percentile(values: &[f64], q: f64) -> f64 {
     sorted[index]
 }
 
+/// The verdict on one memory series.
+struct Judged {
+    flat: bool,
+    json: serde_json::Value,
+}
+
+/// Judges the series `bytes` of `samples`: flat when its least-squares growth over the samples
+/// after `half` seconds stays within [`FLAT_BYTES`] or [`FLAT_SHARE`] of its median there.
+fn judge(samples: &[Sample], half: f64, bytes: impl Fn(&Sample) -> u64) -> Judged {
+    let series: Vec<(f64, f64)> = samples
+        .iter()
+        .map(|s| (s.seconds, bytes(s) as f64))
+        .collect();
+    let last_half: Vec<(f64, f64)> = series.iter().copied().filter(|p| p.0 >= half).collect();
+    let per_second = slope(&last_half);
+    let values: Vec<f64> = last_half.iter().map(|p| p.1).collect();
+    let median = percentile(&values, 0.5);
+    let growth = per_second * half;
+    let flat = growth <= FLAT_BYTES.max(FLAT_SHARE * median);
+    Judged {
+        flat,
+        json: serde_json::json!({
+            "first_mib": series.first().map_or(0.0, |p| p.1) / 1048576.0,
+            "max_mib": series.iter().map(|p| p.1).fold(0.0, f64::max) / 1048576.0,
+            "last_half_median_mib": median / 1048576.0,
+            "last_mib": series.last().map_or(0.0, |p| p.1) / 1048576.0,
+            "slope_last_half_mib_per_hour": per_second * 3600.0 / 1048576.0,
+            "growth_over_last_half_mib": growth / 1048576.0,
+            "flat": flat,
+        }),
+    }
+}
+
 /// Writes `samples.csv` and `report.json` into `dir`; returns the summary text.
 pub fn write(dir: &Path, run: &Run, samples: &[Sample]) -> anyhow::Result<String> {
     let roles: Vec<&'static str> = samples
         .first()
-        .map(|s| s.rss.iter().map(|(name, _)| *name).collect())
+        .map(|s| s.memory.iter().map(|(name, _)| *name).collect())
         .unwrap_or_default();
     let mut csv = String::from("seconds");
     for role in &roles {
-        let _ = write!(csv, ",rss_{role}_bytes");
+        let _ = write!(csv, ",rss_{role}_bytes,anon_{role}_bytes");
     }
     csv.push_str(",requests,request_errors,frames_seen,frames_acked,frames_dropped,whisperer_buffer_bytes,backend_frames,backend_http,backend_refused,backend_in_flight,backend_storage_bytes,parse_events,memtables_bytes,block_cache_bytes,controller_usage_records,gocipher_dropped,query_ms,query_status\n");
     for s in samples {
         let _ = write!(csv, "{:.1}", s.seconds);
-        for (_, rss) in &s.rss {
-            let _ = write!(csv, ",{rss}");
+        for (_, memory) in &s.memory {
+            let _ = write!(csv, ",{},{}", memory.rss, memory.anon);
         }
         let _ = writeln!(
             csv,
@@ -95,16 +129,9 @@ pub fn write(dir: &Path, run: &Run, samples: &[Sample]) -> anyhow::Result<String
     let mut memory = Vec::new();
     let mut all_flat = true;
     for (index, role) in roles.iter().enumerate() {
-        let series: Vec<(f64, f64)> = samples
-            .iter()
-            .map(|s| (s.seconds, s.rss.get(index).map_or(0.0, |r| r.1 as f64)))
-            .collect();
-        let last_half: Vec<(f64, f64)> = series.iter().copied().filter(|p| p.0 >= half).collect();
-        let per_second = slope(&last_half);
-        let values: Vec<f64> = last_half.iter().map(|p| p.1).collect();
-        let median = percentile(&values, 0.5);
-        let growth = per_second * half;
-        let flat = growth <= FLAT_BYTES.max(FLAT_SHARE * median);
+        let total = judge(samples, half, |s| s.memory.get(index).map_or(0, |m| m.1.rss));
+        let anon = judge(samples, half, |s| s.memory.get(index).map_or(0, |m| m.1.anon));
+        let flat = total.flat && anon.flat;
         // The fixture API server is the load, not a role: reported, not judged.
         let judged = *role != "kube-apiserver";
         if judged {
@@ -112,14 +139,10 @@ pub fn write(dir: &Path, run: &Run, samples: &[Sample]) -> anyhow::Result<String
         }
         memory.push(serde_json::json!({
             "role": role,
-            "rss_first_mib": series.first().map_or(0.0, |p| p.1) / 1048576.0,
-            "rss_max_mib": series.iter().map(|p| p.1).fold(0.0, f64::max) / 1048576.0,
-            "rss_last_half_median_mib": median / 1048576.0,
-            "rss_last_mib": series.last().map_or(0.0, |p| p.1) / 1048576.0,
-            "slope_last_half_mib_per_hour": per_second * 3600.0 / 1048576.0,
-            "growth_over_last_half_mib": growth / 1048576.0,
             "flat": flat,
             "judged": judged,
+            "rss": total.json,
+            "anonymous": anon.json,
         }));
     }
     let last = samples.last();

@@ -74,6 +74,44 @@ fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> StorageError + '_ {
     move |error| StorageError::io(path, error)
 }
 
+/// The file that keeps the width the partitions under an index root were cut with.
+const WIDTH_FILE: &str = "partition_width_ns";
+
+/// The partition width of the index at `root`: the one it was created with (partitions are named
+/// by their start, and queries and retention find them by their width), else `configured`, kept
+/// for the next open.
+fn partition_width(root: &Path, configured: i64) -> Result<i64> {
+    let path = root.join(WIDTH_FILE);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => {
+            let stored: i64 = text
+                .trim()
+                .parse()
+                .ok()
+                .filter(|width| *width > 0)
+                .ok_or_else(|| StorageError::corrupt("index", WIDTH_FILE, "not a width"))?;
+            if stored != configured {
+                tracing::warn!(
+                    stored_ns = stored,
+                    configured_ns = configured,
+                    "the index keeps the partition width it was created with"
+                );
+            }
+            Ok(stored)
+        }
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            let has_partitions = std::fs::read_dir(root)
+                .map_err(io_error(root))?
+                .any(|entry| entry.is_ok_and(|e| e.path().is_dir()));
+            // An index written before the width was kept was cut in hours.
+            let width = if has_partitions { 3_600_000_000_000 } else { configured };
+            std::fs::write(&path, width.to_string()).map_err(io_error(&path))?;
+            Ok(width)
+        }
+        Err(error) => Err(StorageError::io(&path, error)),
+    }
+}
+
 impl IndexSet {
     /// Opens the partitions under `root`. Partitions that do not open are removed and returned,
     /// to be rebuilt from RocksDB.
@@ -82,7 +120,7 @@ impl IndexSet {
         let (schema, fields) = schema::build();
         let mut set = Self {
             root: root.to_path_buf(),
-            window_ns: nanos(config.window).max(1),
+            window_ns: partition_width(root, nanos(config.window).max(1))?,
             writer_memory: config.writer_memory_bytes.max(15_000_000),
             schema,
             fields,
@@ -343,5 +381,52 @@ impl IndexSet {
             .filter(|(id, _)| id.window >= first && id.window < to)
             .map(|(id, partition)| (*id, partition.reader.searcher()))
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    fn config(window: Duration) -> IndexConfig {
+        IndexConfig {
+            window,
+            ..IndexConfig::default()
+        }
+    }
+
+    #[test]
+    fn an_index_keeps_the_partition_width_it_was_created_with() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("index");
+        let (set, _) = IndexSet::open(&root, &config(Duration::from_secs(60))).unwrap();
+        assert_eq!(set.window_ns(), 60_000_000_000);
+        drop(set);
+        let (set, _) = IndexSet::open(&root, &config(Duration::from_secs(3600))).unwrap();
+        assert_eq!(set.window_ns(), 60_000_000_000);
+    }
+
+    #[test]
+    fn an_index_from_before_the_width_was_kept_is_read_in_hours() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("index");
+        std::fs::create_dir_all(root.join("0").join("3600000000000")).unwrap();
+        let (set, broken) = IndexSet::open(&root, &config(Duration::from_secs(60))).unwrap();
+        assert_eq!(set.window_ns(), 3_600_000_000_000);
+        assert_eq!(broken.len(), 1, "an empty partition folder does not open");
+    }
+
+    #[test]
+    fn a_damaged_width_file_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("index");
+        std::fs::create_dir_all(&root).unwrap();
+        std::fs::write(root.join(WIDTH_FILE), "wide").unwrap();
+        let error = IndexSet::open(&root, &config(Duration::from_secs(60)))
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains(WIDTH_FILE), "{error}");
     }
 }
