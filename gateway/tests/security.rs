@@ -1,7 +1,8 @@
 //! Security over a real backend node and the gateway's routes: EVERY documented REST endpoint
 //! (the OpenAPI document's table) and the WebSocket refuse no credential, a wrong one, an expired
 //! access token and a revoked API token, and answer the right one; `/metrics` needs scope
-//! `metrics`; a viewer reads but cannot change configuration; a viewer sees only its teams' data;
+//! `metrics`; a viewer reads but cannot change configuration; a viewer sees only its teams' data
+//! (captures, hosts, usage rows);
 //! users log in, refresh and log out.
 #![allow(clippy::unwrap_used)]
 
@@ -338,6 +339,58 @@ fn push_as(addr: std::net::SocketAddr, token: String, name: &'static str) {
     .unwrap();
 }
 
+const MINUTE: i64 = 60_000_000_000;
+const USAGE_MINUTE: i64 = 1_790_000_000 * 1_000_000_000 / MINUTE * MINUTE;
+
+/// Pushes one minute of usage of namespace `namespace` as the Gocipher `name`.
+fn push_usage_as(addr: std::net::SocketAddr, token: String, name: &'static str, namespace: &str) {
+    let record = spider_model::UsageRecord {
+        minute: USAGE_MINUTE,
+        src: "10.0.0.1".parse().unwrap(),
+        dst: "1.1.1.1".parse().unwrap(),
+        proto: "tcp".into(),
+        port: 443,
+        bytes: 100,
+        messages: 1,
+        wire_bytes: 140,
+        packets: 1,
+        reporter: name.into(),
+        receive_side: false,
+        src_workload: Some(spider_model::WorkloadRef {
+            namespace: Some(namespace.into()),
+            ..Default::default()
+        }),
+        dst_workload: None,
+        pid: None,
+        command: None,
+        container: None,
+    };
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        tokio::task::LocalSet::new().block_on(&runtime, async move {
+            let client = spider_backend::client::BackendClient::connect(addr, &token)
+                .await
+                .unwrap();
+            client
+                .push_usage(spider_backend::client::UsagePush {
+                    agent: name,
+                    incarnation: 1,
+                    sequence: 1,
+                    shard: spider_rpc_schema::usage_shard(name, &record),
+                    records: std::slice::from_ref(&record),
+                })
+                .await
+                .unwrap();
+            client.flush().await.unwrap();
+        });
+    })
+    .join()
+    .unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_viewer_sees_only_the_data_of_its_teams() {
     let env = Env::start();
@@ -354,6 +407,10 @@ async fn a_viewer_sees_only_the_data_of_its_teams() {
     let addr = env.node.local_addr();
     push_as(addr, red, "red-w");
     push_as(addr, blue, "blue-w");
+    for (name, team) in [("red-g", "red"), ("blue-g", "blue")] {
+        let (_, token) = store.create_agent(name, team, AgentKind::Gocipher).unwrap();
+        push_usage_as(addr, token, name, &format!("{team}-ns"));
+    }
     store
         .create_user(
             "rae",
@@ -403,6 +460,34 @@ async fn a_viewer_sees_only_the_data_of_its_teams() {
     assert!(
         whisperers_of(&body).is_empty(),
         "asking for another team's Whisperer finds nothing"
+    );
+
+    // Hosts and usage rows pass through per team as well.
+    let (status, body) = request(&env, "GET", "/api/v1/hosts?from=0", Some(&viewer)).await;
+    assert_eq!(status, 200, "{body}");
+    let hosts: Value = serde_json::from_str(&body).unwrap();
+    assert!(!hosts["items"].as_array().unwrap().is_empty(), "{body}");
+    let namespaces_of = |body: &str| -> BTreeSet<String> {
+        let page: Value = serde_json::from_str(body).unwrap();
+        page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|item| item["src"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let usage = format!(
+        "/api/v1/usage?from={}&to={}&group=namespace",
+        USAGE_MINUTE / 1_000_000,
+        (USAGE_MINUTE + MINUTE) / 1_000_000
+    );
+    let (status, body) = request(&env, "GET", &usage, Some(&viewer)).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(namespaces_of(&body), BTreeSet::from(["red-ns".to_owned()]));
+    let (_, body) = request(&env, "GET", &usage, Some(TOKEN)).await;
+    assert_eq!(
+        namespaces_of(&body),
+        BTreeSet::from(["red-ns".to_owned(), "blue-ns".to_owned()])
     );
 }
 

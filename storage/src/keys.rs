@@ -8,8 +8,8 @@
 //! | `session_ids` | whisperer hash · session id (16 bytes) → class · first packet |
 //! | `packets` | class · first packet of the block · whisperer hash · session id · shard seq · block (38 bytes) |
 //! | `dns` | class · time · whisperer hash · hash of (client, server, id, name, type) (26 bytes) |
-//! | `hosts` | ip (16) · source (1) · name |
-//! | `usage` | minute · src (16) · dst (16) · proto (1) · port (2) · reporter hash · receive side (1) · detail hash (60 bytes) |
+//! | `hosts` | ip (16) · source with bit 7 set (1) · name · whisperer hash (8); before teams: ip · source (1, bit 7 clear) · name, no whisperer |
+//! | `usage` | minute · src (16) · dst (16) · proto (1) · port (2) · reporter hash · receive side (1) · detail hash · agent hash (68 bytes); before teams: the same without the agent hash (60 bytes) |
 //! | `batches` | `b` · agent length (2) · agent · seq, or `l` · shard seq (the ingest log) |
 
 use std::net::{IpAddr, Ipv6Addr};
@@ -23,7 +23,12 @@ pub(crate) const HTTP_KEY_LEN: usize = TIME_PREFIX_LEN + 8 + 8 + 4;
 pub(crate) const SESSION_KEY_LEN: usize = TIME_PREFIX_LEN + 8 + 8;
 pub(crate) const PACKET_KEY_LEN: usize = TIME_PREFIX_LEN + 8 + 8 + 8 + 4;
 pub(crate) const DNS_KEY_LEN: usize = TIME_PREFIX_LEN + 8 + 8;
-pub(crate) const USAGE_KEY_LEN: usize = 8 + 16 + 16 + 1 + 2 + 8 + 1 + 8;
+pub(crate) const USAGE_KEY_LEN: usize = USAGE_KEY_LEN_UNATTRIBUTED + 8;
+/// The length of a usage key written before rows said which agent reported them.
+pub(crate) const USAGE_KEY_LEN_UNATTRIBUTED: usize = 8 + 16 + 16 + 1 + 2 + 8 + 1 + 8;
+
+/// The bit of a host key's source byte that says a whisperer hash ends the key.
+const HOST_ATTRIBUTED: u8 = 0x80;
 
 /// Time as 8 bytes whose byte order is the numeric order of `i64`.
 pub(crate) fn time_be(time: i64) -> [u8; 8] {
@@ -180,13 +185,36 @@ pub(crate) fn dns_key(class: u16, time: i64, whisperer: u64, hash: u64) -> [u8; 
     key
 }
 
-/// A host entry: one (ip, source, name).
-pub(crate) fn host_key(ip: IpAddr, source: u8, name: &str) -> Vec<u8> {
-    let mut key = Vec::with_capacity(17 + name.len());
+/// A host entry: one (ip, source, name) as one Whisperer saw it.
+pub(crate) fn host_key(ip: IpAddr, source: u8, name: &str, whisperer: u64) -> Vec<u8> {
+    let mut key = Vec::with_capacity(25 + name.len());
     key.extend_from_slice(&ip16(ip));
-    key.push(source);
+    key.push(source | HOST_ATTRIBUTED);
     key.extend_from_slice(name.as_bytes());
+    key.extend_from_slice(&whisperer.to_be_bytes());
     key
+}
+
+/// The parts of a host key: address, source byte, name bytes, and the whisperer hash (`None`
+/// for a key written before hosts were kept per Whisperer). `None` when too short.
+pub(crate) fn host_key_parts(key: &[u8]) -> Option<(IpAddr, u8, &[u8], Option<u64>)> {
+    let ip = ip_from16(array(key, 0)?);
+    let source = *key.get(16)?;
+    if source & HOST_ATTRIBUTED == 0 {
+        return Some((ip, source, key.get(17..)?, None));
+    }
+    let end = key.len().checked_sub(8)?;
+    let name = key.get(17..end)?;
+    let whisperer = u64::from_be_bytes(array(key, end)?);
+    Some((ip, source & !HOST_ATTRIBUTED, name, Some(whisperer)))
+}
+
+/// The agent hash of a usage key; `None` for a key written before rows carried it.
+pub(crate) fn usage_agent_of(key: &[u8]) -> Option<u64> {
+    match key.len() {
+        USAGE_KEY_LEN => array(key, USAGE_KEY_LEN_UNATTRIBUTED).map(u64::from_be_bytes),
+        _ => None,
+    }
 }
 
 /// The batch id record: agent and its sequence number.
@@ -252,6 +280,35 @@ mod tests {
             let ip: IpAddr = ip.parse().expect("ip");
             assert_eq!(ip_from16(ip16(ip)), ip);
         }
+    }
+
+    #[test]
+    fn host_keys_carry_their_whisperer_and_old_ones_none() {
+        let ip: IpAddr = "10.1.2.3".parse().expect("ip");
+        let key = host_key(ip, 2, "api.example", name_hash("w1"));
+        assert_eq!(
+            host_key_parts(&key),
+            Some((ip, 2, &b"api.example"[..], Some(name_hash("w1"))))
+        );
+        // A key of the layout before teams: ip · source · name.
+        let mut old = ip16(ip).to_vec();
+        old.push(2);
+        old.extend_from_slice(b"api.example");
+        assert_eq!(
+            host_key_parts(&old),
+            Some((ip, 2, &b"api.example"[..], None))
+        );
+        assert_eq!(host_key_parts(&key[..20]), None);
+        // Every Whisperer's entries of an address share its prefix (the map's names read it).
+        assert!(key.starts_with(&ip16(ip)));
+    }
+
+    #[test]
+    fn usage_keys_of_both_lengths_parse() {
+        let mut key = [7u8; USAGE_KEY_LEN];
+        key[USAGE_KEY_LEN_UNATTRIBUTED..].copy_from_slice(&name_hash("g1").to_be_bytes());
+        assert_eq!(usage_agent_of(&key), Some(name_hash("g1")));
+        assert_eq!(usage_agent_of(&key[..USAGE_KEY_LEN_UNATTRIBUTED]), None);
     }
 
     #[test]

@@ -160,6 +160,9 @@ pub struct HostQuery {
     pub range: TimeRange,
     pub query: Option<spider_query::Query>,
     pub limit: usize,
+    /// Only what these Whisperers saw (first and last seen over them only); empty: every
+    /// Whisperer, and the entries stored before hosts were kept per Whisperer.
+    pub whisperers: Vec<String>,
 }
 
 /// Requests over time, per status class.
@@ -275,6 +278,10 @@ pub enum UsageLevel {
 pub struct UsageRequest {
     pub range: TimeRange,
     pub level: UsageLevel,
+    /// Only the rows these agents reported (the sender of the usage batch: a Gocipher, or the
+    /// agent a Controller relayed for); empty: every row, with those stored before rows said
+    /// which agent reported them.
+    pub agents: Vec<String>,
 }
 
 /// One row of grouped usage.

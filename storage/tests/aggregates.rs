@@ -68,6 +68,7 @@ fn usage_counters_add_up() {
         .usage(&UsageRequest {
             range: TimeRange::new(T0, T0 + 2 * MINUTE),
             level: UsageLevel::IpPair,
+            agents: vec![],
         })
         .expect("usage");
     assert_eq!(rows.len(), 3);
@@ -85,6 +86,7 @@ fn usage_counters_add_up() {
         .usage(&UsageRequest {
             range: TimeRange::new(T0, T0 + 2 * MINUTE),
             level: UsageLevel::Workload,
+            agents: vec![],
         })
         .expect("usage");
     assert_eq!(rows.len(), 2);
@@ -97,6 +99,7 @@ fn usage_counters_add_up() {
         .usage(&UsageRequest {
             range: TimeRange::new(T0, T0 + MINUTE),
             level: UsageLevel::Pod,
+            agents: vec![],
         })
         .expect("usage");
     let pods: Vec<_> = rows.iter().map(|r| (r.src.as_str(), r.bytes)).collect();
@@ -105,6 +108,7 @@ fn usage_counters_add_up() {
         .usage(&UsageRequest {
             range: TimeRange::new(T0, T0 + MINUTE),
             level: UsageLevel::Node,
+            agents: vec![],
         })
         .expect("usage");
     assert_eq!((rows[0].src.as_str(), rows[0].bytes), ("node-1", 220));

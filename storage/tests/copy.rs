@@ -54,6 +54,7 @@ fn usage_bytes(shard: &Shard) -> u64 {
         .usage(&UsageRequest {
             range: TimeRange::ALL,
             level: UsageLevel::IpPair,
+            agents: vec![],
         })
         .unwrap()
         .iter()

@@ -71,6 +71,7 @@ fn ingest_then_query_back_equal() {
             range: TimeRange::ALL,
             query: None,
             limit: 10_000,
+            whisperers: vec![],
         })
         .expect("hosts");
     let mut expected_hosts = capture.hosts.clone();

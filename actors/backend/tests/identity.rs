@@ -313,7 +313,8 @@ fn viewers_see_only_their_teams_and_expired_tokens_stop_working() {
             everything.iter().any(|(w, _)| w == "blue-w"),
             "an admin sees every team"
         );
-        assert!(message(rita.hosts(&all()).await).contains("permission denied"));
+        // Hosts are read per team too (tests/teams.rs): the capture's names, as red-w saw them.
+        assert!(!rita.hosts(&all()).await.unwrap().is_empty());
 
         // 16 minutes later the access token is expired: the open session fails, the refresh
         // token gives a new one.

@@ -15,7 +15,7 @@ use crate::db::{
 use crate::error::{Result, StorageError};
 use crate::keys::{
     batch_key, dns_key, hash_more, host_key, ip16, log_key, name_hash, packet_key, session_id_key,
-    session_key, time_be, HttpKey, USAGE_KEY_LEN,
+    session_key, time_be, HttpKey, USAGE_KEY_LEN, USAGE_KEY_LEN_UNATTRIBUTED,
 };
 use crate::merge::{session_version, HostValue, UsageValue};
 use crate::meta;
@@ -225,7 +225,7 @@ impl Shard {
         self.put_packets(wb, batch, classes, seq, &mut counts)?;
         self.put_hosts(wb, batch, &mut counts)?;
         self.put_dns(wb, &batch.whisperer, &batch.dns, class, &mut counts)?;
-        self.put_usage(wb, &batch.usage, &mut counts)?;
+        self.put_usage(wb, &batch.whisperer, &batch.usage, &mut counts)?;
         if let Some(update) = &batch.inventory {
             counts.inventory += self.put_inventory(wb, update)?;
         }
@@ -382,8 +382,15 @@ impl Shard {
     ) -> Result<()> {
         let hosts_cf = cf(&self.db, CF_HOSTS)?;
         let ttl_ns = nanos(self.config.ttl_for(&batch.whisperer));
+        // One entry per Whisperer that saw the name: a team's session reads its own only.
+        let whisperer = name_hash(&batch.whisperer);
         for host in &batch.hosts {
-            let key = host_key(host.ip, host_source_byte(host.source), &host.name);
+            let key = host_key(
+                host.ip,
+                host_source_byte(host.source),
+                &host.name,
+                whisperer,
+            );
             let value = HostValue {
                 first_seen: host.first_seen,
                 last_seen: host.last_seen,
@@ -419,17 +426,21 @@ impl Shard {
         Ok(())
     }
 
+    /// Usage counters of `agent` (the sender the backend checked: a Gocipher, or whoever
+    /// pushed in its name).
     fn put_usage(
         &self,
         wb: &mut WriteBatch,
+        agent: &str,
         records: &[UsageRecord],
         counts: &mut IngestCounts,
     ) -> Result<()> {
         let usage_cf = cf(&self.db, CF_USAGE)?;
+        let agent = name_hash(agent);
         for record in records {
             wb.merge_cf(
                 usage_cf,
-                usage_key(record),
+                usage_key(record, agent),
                 encode("usage", &usage_value(record))?,
             );
             counts.usage += 1;
@@ -454,8 +465,9 @@ pub(crate) fn proto_byte(proto: &str) -> u8 {
     }
 }
 
-/// `minute · src · dst · proto · port · reporter hash · receive side · detail hash`.
-pub(crate) fn usage_key(record: &UsageRecord) -> [u8; USAGE_KEY_LEN] {
+/// `minute · src · dst · proto · port · reporter hash · receive side · detail hash · agent
+/// hash`: the same counters reported by two agents stay two rows, each visible to its team.
+pub(crate) fn usage_key(record: &UsageRecord, agent: u64) -> [u8; USAGE_KEY_LEN] {
     let mut key = [0u8; USAGE_KEY_LEN];
     key[0..8].copy_from_slice(&time_be(record.minute));
     key[8..24].copy_from_slice(&ip16(record.src));
@@ -472,6 +484,7 @@ pub(crate) fn usage_key(record: &UsageRecord) -> [u8; USAGE_KEY_LEN] {
         detail = hash_more(detail, text.as_bytes());
     }
     key[52..60].copy_from_slice(&detail.to_be_bytes());
+    key[USAGE_KEY_LEN_UNATTRIBUTED..].copy_from_slice(&agent.to_be_bytes());
     key
 }
 

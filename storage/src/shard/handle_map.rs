@@ -63,7 +63,7 @@ impl Shard {
                 edges = self.map_by_index(query.as_ref(), range)?;
             }
         }
-        self.assemble_map(edges)
+        self.assemble_map(edges, &request.whisperers)
     }
 
     /// The map of what `query` finds in `range`, counted on the index's fast fields.
@@ -76,7 +76,8 @@ impl Shard {
         Ok(edges)
     }
 
-    fn assemble_map(&self, edges: MapCounts) -> Result<NetworkMap> {
+    /// Nodes and edges of `edges`, nodes named with what `whisperers` (empty: any) saw.
+    fn assemble_map(&self, edges: MapCounts, whisperers: &[String]) -> Result<NetworkMap> {
         let canonical = |ip: Ipv6Addr| IpAddr::V6(ip).to_canonical();
         let mut nodes: HashMap<IpAddr, (u64, u64)> = HashMap::new();
         let mut out = Vec::with_capacity(edges.len());
@@ -92,7 +93,7 @@ impl Shard {
                 .then(a.client.cmp(&b.client))
                 .then(a.server.cmp(&b.server))
         });
-        let names = self.names_of(nodes.keys().copied())?;
+        let names = self.names_of(nodes.keys().copied(), whisperers)?;
         let mut nodes: Vec<MapNode> = nodes
             .into_iter()
             .map(|(ip, (requests_out, requests_in))| MapNode {

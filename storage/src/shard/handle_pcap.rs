@@ -94,7 +94,8 @@ impl Shard {
         })
     }
 
-    /// Names for the endpoints of the sessions the packets belong to.
+    /// Names for the endpoints of the sessions the packets belong to, as the Whisperers that
+    /// captured them saw them (another team's Whisperer's names stay out of the file).
     fn export_names(&self, packets: &[PacketRecord]) -> Result<Vec<(IpAddr, String)>> {
         let sessions: BTreeSet<(&str, u64)> = packets
             .iter()
@@ -102,13 +103,19 @@ impl Shard {
             .take(MAX_NAME_SESSIONS)
             .collect();
         let mut ips = BTreeSet::new();
+        let mut whisperers = BTreeSet::new();
         for (whisperer, id) in sessions {
             if let Some(session) = self.session(whisperer, id)? {
                 ips.insert(session.record.client.ip);
                 ips.insert(session.record.server.ip);
+                whisperers.insert(whisperer.to_owned());
             }
         }
-        let names = self.names_of(ips)?;
+        if whisperers.is_empty() {
+            return Ok(Vec::new());
+        }
+        let whisperers: Vec<String> = whisperers.into_iter().collect();
+        let names = self.names_of(ips, &whisperers)?;
         let mut entries: Vec<(IpAddr, String)> = names
             .into_iter()
             .flat_map(|(ip, names)| names.into_iter().map(move |name| (ip, name)))

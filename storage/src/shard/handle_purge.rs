@@ -113,7 +113,7 @@ impl Shard {
         for item in self.db.iterator_cf(hosts, IteratorMode::Start) {
             let (key, value) = item?;
             let expired = match super::handle_hosts::host_record(&key, &value) {
-                Some((_, value)) => value.last_seen.saturating_add(value.ttl_ns) < now,
+                Some(entry) => entry.value.last_seen.saturating_add(entry.value.ttl_ns) < now,
                 None => true,
             };
             if expired {

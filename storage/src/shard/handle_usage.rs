@@ -1,6 +1,6 @@
 //! Usage: per-minute counters grouped at a level (IP pairs, namespaces, workloads, pods, nodes).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::net::IpAddr;
 
 use rocksdb::{Direction, IteratorMode};
@@ -10,7 +10,7 @@ use super::Shard;
 use crate::codec::decode;
 use crate::db::{cf, CF_USAGE};
 use crate::error::{Result, StorageError};
-use crate::keys::{array, ip_from16, time_be, time_from_be};
+use crate::keys::{array, ip_from16, name_hash, time_be, time_from_be, usage_agent_of};
 use crate::merge::UsageValue;
 use crate::types::{UsageLevel, UsageRequest, UsageRow};
 
@@ -45,9 +45,17 @@ fn label(level: UsageLevel, ip: IpAddr, workload: Option<&WorkloadRef>) -> Strin
 }
 
 impl Shard {
-    /// Usage rows of the minutes in the range, grouped at `level`, ordered by minute then labels.
+    /// Usage rows of the minutes in the range, grouped at `level`, ordered by minute then labels;
+    /// only the rows of `request.agents` when it names any.
     pub fn usage(&self, request: &UsageRequest) -> Result<Vec<UsageRow>> {
         let usage = cf(&self.db, CF_USAGE)?;
+        let agents: Option<HashSet<u64>> = (!request.agents.is_empty()).then(|| {
+            request
+                .agents
+                .iter()
+                .map(|agent| name_hash(agent))
+                .collect()
+        });
         let start = time_be(request.range.from);
         let end = time_be(request.range.to);
         type GroupKey = (i64, String, String, Option<String>, Option<u16>);
@@ -70,6 +78,12 @@ impl Shard {
                 tracing::warn!("skipping a usage key of the wrong length");
                 continue;
             };
+            if let Some(agents) = &agents {
+                // A row stored before rows carried their agent belongs to no team.
+                if !usage_agent_of(&key).is_some_and(|agent| agents.contains(&agent)) {
+                    continue;
+                }
+            }
             let value: UsageValue = decode(CF_USAGE, "usage", &value)?;
             let (src, dst) = (ip_from16(src), ip_from16(dst));
             let level = request.level;

@@ -24,6 +24,8 @@ mod handle_usage;
 mod memory;
 mod recover;
 mod scan;
+#[cfg(test)]
+mod teams_tests;
 
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};

@@ -233,6 +233,8 @@ impl Query {
         let request = UsageRequest {
             range: TimeRange::new(range.get_from(), range.get_to()),
             level,
+            // A team's session reads the rows its agents reported, in every grouping.
+            agents: self.visible_agents(Vec::new()),
         };
         let (answers, missing) = self
             .ask_all(

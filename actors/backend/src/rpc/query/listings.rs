@@ -210,6 +210,8 @@ impl Query {
             },
             query: parsed_q(query, RecordKind::Host)?,
             limit,
+            // A team's session reads what its Whisperers saw, first and last seen over them.
+            whisperers: self.whisperers_of(query)?,
         };
         let (answers, missing) = self
             .ask_all(

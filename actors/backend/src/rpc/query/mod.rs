@@ -13,7 +13,7 @@ use spider_rpc_schema::query_capnp::{query_service, record_query};
 use spider_rpc_schema::{write_agent_summary, write_inventory_update};
 use spider_storage::{Cursor, Page, ShardRequest, ShardResponse, StorageError};
 
-use super::access::{permission_denied, Guard, Visible};
+use super::access::{Guard, Visible};
 use super::failed;
 use super::paging::{merge, newest_of_shard, virtual_missing, Listed, Merged, Window};
 use crate::registry::Registry;
@@ -22,13 +22,14 @@ use crate::router::Router;
 pub(crate) struct Query {
     router: Router,
     registry: Registry,
-    /// Checked on every call; its teams say which Whisperers' and Controllers' data it sees.
+    /// Checked on every call; its teams say which agents' data it sees (Whisperers' captures and
+    /// hosts, Gociphers' usage rows, Controllers' inventories).
     guard: Guard,
 }
 
-/// A Whisperer name no agent can have (names are checked): the filter of a session that sees
-/// no Whisperer, so that its queries answer nothing.
-const NO_WHISPERER: &str = "\u{0}";
+/// An agent name no agent can have (names are checked): the filter of a session that sees no
+/// agent, so that its queries answer nothing.
+const NO_AGENT: &str = "\u{0}";
 
 impl Query {
     pub fn new(router: Router, registry: Registry, guard: Guard) -> Self {
@@ -45,7 +46,13 @@ impl Query {
         &self,
         query: record_query::Reader<'_>,
     ) -> Result<Vec<String>, capnp::Error> {
-        let asked = whisperers_of(query)?;
+        Ok(self.visible_agents(whisperers_of(query)?))
+    }
+
+    /// The agents (Whisperers, Gociphers, Controllers) whose rows a query reads: `asked`
+    /// (empty: all) within what the session sees; patterns of a team's tokens expand to the
+    /// agents the registry knows. Empty: every agent, and rows no agent is stored for.
+    pub(super) fn visible_agents(&self, asked: Vec<String>) -> Vec<String> {
         let visible = self.guard.visible();
         let known: Vec<String> = match visible {
             Visible::All => Vec::new(),
@@ -56,19 +63,9 @@ impl Query {
                 .map(|agent| agent.info.name)
                 .collect(),
         };
-        Ok(visible
+        visible
             .narrow(asked, &known)
-            .unwrap_or_else(|| vec![NO_WHISPERER.to_owned()]))
-    }
-
-    /// Fails for a session that sees only some teams: `what` is not separated by team yet.
-    fn every_team(&self, what: &str) -> Result<(), capnp::Error> {
-        match self.guard.visible() {
-            Visible::All => Ok(()),
-            Visible::Only(_) => Err(permission_denied(&format!(
-                "{what} are not separated by team yet: only sessions that see every team read them"
-            ))),
-        }
+            .unwrap_or_else(|| vec![NO_AGENT.to_owned()])
     }
 
     /// One page of a listing: every local shard's newest records for `window`, merged.
@@ -225,7 +222,6 @@ impl query_service::Server for Query {
         results: query_service::HostsResults,
     ) -> Result<(), capnp::Error> {
         self.guard.check()?;
-        self.every_team("hosts")?;
         self.timed("hosts", self.list_hosts(params, results)).await
     }
 
@@ -254,7 +250,6 @@ impl query_service::Server for Query {
         results: query_service::UsageResults,
     ) -> Result<(), capnp::Error> {
         self.guard.check()?;
-        self.every_team("usage rows")?;
         self.timed("usage", self.usage_table(params, results)).await
     }
 
