@@ -147,6 +147,11 @@ struct CaptureBatch {
   replicated @10 :Bool;
   # Set by a group's owner node when it passes the batch on to the group's follower node (the
   # follower takes only these for the groups it follows).
+
+  forwarded @11 :Bool;
+  # Set by a node that passes an agent's batch on to the group's owner node: the agent's ingest
+  # rate was charged where it dialed, so the owner does not charge it again. Taken into account
+  # only from a node (an admin session); an agent that sets it is charged all the same.
 }
 
 struct UsageBatch {
@@ -161,6 +166,9 @@ struct UsageBatch {
 
   replicated @4 :Bool;
   # As CaptureBatch.replicated.
+
+  forwarded @5 :Bool;
+  # As CaptureBatch.forwarded.
 }
 
 struct InventoryBatch {
@@ -177,6 +185,9 @@ struct InventoryBatch {
 
   replicated @4 :Bool;
   # As CaptureBatch.replicated.
+
+  forwarded @5 :Bool;
+  # As CaptureBatch.forwarded.
 }
 
 interface Ingest {

@@ -30,6 +30,8 @@ pub struct BackendConfig {
     pub min_free_bytes: u64,
     /// How long data is kept (`[retention]`).
     pub retention: RetentionConfig,
+    /// How fast each agent may push (`[limits]`): beyond it, answers are held back.
+    pub limits: crate::throttle::IngestLimits,
     /// What of HTTP exchanges is searchable as text beyond hosts, paths and queries (`[index]`).
     pub index: IndexSettings,
     /// What is masked before anything is stored (`[redaction]`).
@@ -264,6 +266,7 @@ impl Default for BackendConfig {
             sync_wal: false,
             min_free_bytes: spider_storage::DEFAULT_MIN_FREE_BYTES,
             retention: RetentionConfig::default(),
+            limits: crate::throttle::IngestLimits::default(),
             index: IndexSettings::default(),
             redaction: RedactionConfig::default(),
             cluster: crate::cluster::ClusterSettings::default(),
@@ -353,6 +356,13 @@ impl BackendConfig {
         if let Some(value) = var("SPIDER_BACKEND_MIN_FREE_BYTES") {
             self.min_free_bytes = parse("SPIDER_BACKEND_MIN_FREE_BYTES", value)?;
         }
+        if let Some(value) = var("SPIDER_BACKEND_AGENT_BYTES_PER_SECOND") {
+            self.limits.agent_bytes_per_second =
+                parse("SPIDER_BACKEND_AGENT_BYTES_PER_SECOND", value)?;
+        }
+        if let Some(value) = var("SPIDER_BACKEND_AGENT_BURST_BYTES") {
+            self.limits.agent_burst_bytes = parse("SPIDER_BACKEND_AGENT_BURST_BYTES", value)?;
+        }
         if let Some(value) = var("SPIDER_BACKEND_ETCD") {
             self.cluster.etcd = Some(value);
         }
@@ -435,11 +445,13 @@ mod tests {
             .apply_env(|name| match name {
                 "SPIDER_BACKEND_LOCAL_SHARDS" => Some("8".into()),
                 "SPIDER_BACKEND_ADMIN_TOKEN" => Some("x".repeat(32)),
+                "SPIDER_BACKEND_AGENT_BYTES_PER_SECOND" => Some("0".into()),
                 _ => None,
             })
             .unwrap();
         assert_eq!(config.local_shards, 8);
         assert_eq!(config.listen.port(), 9000);
+        assert_eq!(config.limits.rate_of("any"), None, "0: unlimited");
         config.validate().unwrap();
     }
 

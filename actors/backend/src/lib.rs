@@ -20,6 +20,7 @@ mod router;
 mod rpc;
 mod stats;
 pub mod testing;
+mod throttle;
 mod tls;
 mod worker;
 
@@ -32,4 +33,8 @@ pub use rpc::{serve_connections, ListenerSettings};
 pub use spider_identity;
 pub use spider_tls::{ServerTls, ServerTransport};
 pub use stats::{folder_bytes, NodeStats, NodeTelemetry, Refusal};
+pub use throttle::{
+    AgentRate, IngestClock, IngestLimits, ManualClock, Sleep, ThrottleCounters, Throttled,
+    TokioClock,
+};
 pub use tls::TlsSettings;

@@ -12,6 +12,7 @@ use crate::config::BackendConfig;
 use crate::registry::Registry;
 use crate::router::Router;
 use crate::stats::{NodeStats, NodeTelemetry};
+use crate::throttle::{IngestClock, Throttle, TokioClock};
 use crate::worker::CaptureWorker;
 
 /// Why a node did not start.
@@ -67,6 +68,15 @@ impl std::fmt::Debug for BackendNode {
 impl BackendNode {
     /// Opens the shards (catching their indexes up), starts the actors and the RPC listener.
     pub fn start(config: BackendConfig) -> Result<Self, NodeError> {
+        Self::start_with_clock(config, std::sync::Arc::new(TokioClock::default()))
+    }
+
+    /// [`BackendNode::start`] with the clock the ingest throttle (`[limits]`) reads and waits
+    /// on: tests give a [`crate::ManualClock`], whose waits pass at once.
+    pub fn start_with_clock(
+        config: BackendConfig,
+        clock: std::sync::Arc<dyn IngestClock>,
+    ) -> Result<Self, NodeError> {
         let transport = config.tls.server()?;
         spider_tls::check_plaintext_listener(
             &transport,
@@ -88,7 +98,7 @@ impl BackendNode {
             .spawn(move || {
                 let system = actix::System::new();
                 system.block_on(async move {
-                    match start_actors(&actor_config) {
+                    match start_actors(&actor_config, clock) {
                         Ok((router, arbiters)) => {
                             let _sent = router_tx.send(Ok(router));
                             let _stopped = actors_stopped.await;
@@ -317,7 +327,10 @@ impl Drop for BackendNode {
 }
 
 /// Opens every local shard and starts its storage actor and capture worker.
-fn start_actors(config: &BackendConfig) -> Result<(Router, Vec<actix::Arbiter>), NodeError> {
+fn start_actors(
+    config: &BackendConfig,
+    clock: std::sync::Arc<dyn IngestClock>,
+) -> Result<(Router, Vec<actix::Arbiter>), NodeError> {
     let mut router = Router {
         shards: Vec::new(),
         workers: Vec::new(),
@@ -325,6 +338,7 @@ fn start_actors(config: &BackendConfig) -> Result<(Router, Vec<actix::Arbiter>),
         limits: crate::limits::LimitCounters::default(),
         stats: std::sync::Arc::new(NodeStats::default()),
         memory: Vec::new(),
+        throttle: std::sync::Arc::new(Throttle::new(config.limits.clone(), clock)),
     };
     let mut arbiters = Vec::new();
     for index in 0..config.local_shards {

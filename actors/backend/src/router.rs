@@ -19,6 +19,8 @@ pub(crate) struct Router {
     /// The refusals of what agents send, counted.
     pub limits: crate::limits::LimitCounters,
     pub stats: Arc<NodeStats>,
+    /// Every agent's ingest rate (`[limits]`).
+    pub throttle: Arc<crate::throttle::Throttle>,
     /// Each local shard's memory (RocksDB), for `/metrics`.
     pub memory: Vec<Arc<spider_storage::ShardMemory>>,
 }

@@ -143,6 +143,7 @@ pub struct NodeStats {
     queries: [Histogram; QUERY_METHODS.len()],
     query_errors: [AtomicU64; QUERY_METHODS.len()],
     clamped: [AtomicU64; 4],
+    throttled: crate::throttle::ThrottleCounters,
 }
 
 impl NodeStats {
@@ -184,6 +185,16 @@ impl NodeStats {
 
     pub fn push_ended(&self) {
         self.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// Counts a push of `agent` whose answer is held back for `wait` (over its ingest rate).
+    pub fn throttled(&self, agent: &str, wait: Duration) {
+        self.throttled.record(agent, wait);
+    }
+
+    /// The pushes held back so far, per agent (only agents that were).
+    pub fn throttling(&self) -> std::collections::BTreeMap<String, crate::throttle::Throttled> {
+        self.throttled.snapshot()
     }
 
     /// Counts a query cut to a cap.
@@ -317,6 +328,7 @@ impl Source for NodeTelemetry {
             "event",
             labelled(&PARSE_EVENTS, &load(&s.parse)),
         );
+        s.throttled.render(out);
         out.gauge(
             "spider_backend_ingest_in_flight",
             "Pushes received and not yet answered (the ingest queue).",

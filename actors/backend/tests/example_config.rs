@@ -57,6 +57,12 @@ fn every_shipped_backend_configuration_loads() {
             );
         }
         assert!(config.retention.purge_interval > Duration::ZERO, "{file}");
+        if std::env::var_os("SPIDER_BACKEND_AGENT_BYTES_PER_SECOND").is_none() {
+            assert!(
+                config.limits.rate_of("any-agent").is_some(),
+                "{file}: agents keep an ingest rate"
+            );
+        }
     }
     let production = load(&deploy().join("kubernetes/overlays/production/backend.toml"));
     if std::env::var_os("SPIDER_BACKEND_SYNC_WAL").is_none() {

@@ -1,5 +1,6 @@
 //! `Ingest`: agents' batches to the capture workers, and `flush`, the acknowledgement point.
 
+mod pacing;
 mod passing;
 
 use std::cell::{Cell, RefCell};
@@ -100,8 +101,8 @@ impl Ingest {
     }
 
     async fn store(&self, batch: capture_batch::Reader<'_>) -> Result<(), Refused> {
-        let stats = &self.router.stats;
-        stats.batch(BatchKind::Capture, message_bytes(batch.total_size()));
+        let bytes = message_bytes(batch.total_size());
+        self.router.stats.batch(BatchKind::Capture, bytes);
         let id = batch.get_id()?;
         let agent = self.name("batch.id.agent", id.get_agent())?;
         let incarnation = id.get_incarnation();
@@ -110,10 +111,13 @@ impl Ingest {
         if shard >= VIRTUAL_SHARDS {
             return Err(failed(format!("shard {shard} does not exist")).into());
         }
-        let route = self.role(shard, batch.get_replicated())?;
         let whisperer = self.name("batch.whisperer", batch.get_whisperer())?;
         self.guard.may_act_as(&agent)?;
         self.guard.may_act_as(&whisperer)?;
+        // Before the route: no admission into the group is held while it waits.
+        let passed_on = batch.get_forwarded() || batch.get_replicated();
+        self.pace(&agent, bytes, passed_on).await;
+        let route = self.role(shard, batch.get_replicated())?;
         let (follower, _admission) = match route {
             Route::Store(follower, admission) => (follower, admission),
             Route::Forward(owner) => {
@@ -122,6 +126,7 @@ impl Ingest {
                     .forward(&owner, key, |ingest| async move {
                         let mut request = ingest.push_capture_request();
                         request.get().set_batch(batch)?;
+                        request.get().get_batch()?.set_forwarded(true);
                         request.send().await
                     })
                     .await;
@@ -213,9 +218,8 @@ impl Ingest {
 
     /// A batch of per-minute usage counters, stored by its shard (counters add up).
     async fn store_usage(&self, batch: usage_batch::Reader<'_>) -> Result<(), Refused> {
-        self.router
-            .stats
-            .batch(BatchKind::Usage, message_bytes(batch.total_size()));
+        let bytes = message_bytes(batch.total_size());
+        self.router.stats.batch(BatchKind::Usage, bytes);
         let id = batch.get_id()?;
         let agent = self.name("batch.id.agent", id.get_agent())?;
         let incarnation = id.get_incarnation();
@@ -230,6 +234,8 @@ impl Ingest {
             sequence,
             agent.clone(),
         );
+        let passed_on = batch.get_forwarded() || batch.get_replicated();
+        self.pace(&agent, bytes, passed_on).await;
         let route = self.role(shard, batch.get_replicated())?;
         stored.usage = self.records("batch.records", batch.get_records(), read_usage)?;
         for record in &stored.usage {
@@ -245,6 +251,7 @@ impl Ingest {
                     .forward(&owner, key, |ingest| async move {
                         let mut request = ingest.push_usage_request();
                         request.get().set_batch(batch)?;
+                        request.get().get_batch()?.set_forwarded(true);
                         request.send().await
                     })
                     .await;
@@ -266,9 +273,8 @@ impl Ingest {
 
     /// A Controller's inventory snapshot or delta, stored by the shard of its name.
     async fn store_inventory(&self, batch: inventory_batch::Reader<'_>) -> Result<(), Refused> {
-        self.router
-            .stats
-            .batch(BatchKind::Inventory, message_bytes(batch.total_size()));
+        let bytes = message_bytes(batch.total_size());
+        self.router.stats.batch(BatchKind::Inventory, bytes);
         let id = batch.get_id()?;
         let agent = self.name("batch.id.agent", id.get_agent())?;
         let incarnation = id.get_incarnation();
@@ -290,6 +296,8 @@ impl Ingest {
             sequence,
             agent.clone(),
         );
+        let passed_on = batch.get_forwarded() || batch.get_replicated();
+        self.pace(&agent, bytes, passed_on).await;
         let (follower, _admission) = match self.role(shard, batch.get_replicated())? {
             Route::Store(follower, admission) => (follower, admission),
             Route::Forward(owner) => {
@@ -298,6 +306,7 @@ impl Ingest {
                     .forward(&owner, key, |ingest| async move {
                         let mut request = ingest.push_inventory_request();
                         request.get().set_batch(batch)?;
+                        request.get().get_batch()?.set_forwarded(true);
                         request.send().await
                     })
                     .await;
