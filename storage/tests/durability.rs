@@ -148,10 +148,9 @@ fn a_partition_behind_the_others_is_caught_up_without_duplicates() {
     // Put back the first hour's partition (the one with both batches' documents).
     let class_dir = std::fs::read_dir(&root)
         .expect("classes")
-        .next()
-        .expect("a class")
-        .expect("entry")
-        .path();
+        .map(|entry| entry.expect("entry").path())
+        .find(|path| path.is_dir())
+        .expect("a class");
     let class = class_dir.file_name().expect("name").to_owned();
     let mut windows: Vec<_> = std::fs::read_dir(before.join(&class))
         .expect("saved partitions")

@@ -16,6 +16,13 @@ mod whisperer;
 
 use std::process::ExitCode;
 
+/// jemalloc for the whole process, RocksDB's C++ allocations included (its `malloc` replaces
+/// glibc's): under glibc's per-thread arenas the node's memory kept the peaks of its memtables
+/// and grew for as long as the soak ran; with jemalloc it returns to its level after each flush
+/// (BENCHMARKS.md `## soak`).
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 use clap::{Parser, Subcommand};
 
 #[derive(Debug, Parser)]

@@ -223,6 +223,10 @@ impl Roles {
                 "127.0.0.1:7400",
                 "--metrics",
                 CONTROLLER_METRICS,
+                // Short, like the storage's retention, so that its history reaches a steady
+                // state within the run.
+                "--ip-history-minutes",
+                "2",
             ],
         )?;
         controller.wait_for("metrics on http://")?;

@@ -1,6 +1,8 @@
 //! The soak's report: every sample as CSV, and a JSON summary with the verdict on memory (the
 //! least-squares slope of each process's resident memory over the last half of the run, judged
-//! on the whole RSS and on its anonymous part alike).
+//! on the whole RSS and on its anonymous part alike; the backend's on its anonymous memory
+//! outside RocksDB's memtables and block cache, which are bounded by configuration and fill up
+//! over minutes, the cache checked against its bound).
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -23,6 +25,9 @@ pub struct Run {
 /// Growth over the last half that still counts as flat: this much, or 5% of the RSS.
 const FLAT_BYTES: f64 = 4.0 * 1048576.0;
 const FLAT_SHARE: f64 = 0.05;
+
+/// The node's block caches together: 64 MiB for each of its 2 shards (`ShardConfig`).
+const BACKEND_BLOCK_CACHE_CAP: f64 = 2.0 * 64.0 * 1048576.0;
 
 /// Least-squares slope of (x, y).
 fn slope(points: &[(f64, f64)]) -> f64 {
@@ -131,7 +136,24 @@ pub fn write(dir: &Path, run: &Run, samples: &[Sample]) -> anyhow::Result<String
     for (index, role) in roles.iter().enumerate() {
         let total = judge(samples, half, |s| s.memory.get(index).map_or(0, |m| m.1.rss));
         let anon = judge(samples, half, |s| s.memory.get(index).map_or(0, |m| m.1.anon));
-        let flat = total.flat && anon.flat;
+        let mut flat = total.flat && anon.flat;
+        let mut outside_caches = serde_json::Value::Null;
+        if *role == "backend" {
+            // RocksDB's memtables and block cache are bounded by configuration and fill up (or
+            // swing with each flush) over minutes; what must not grow is the rest.
+            let rest = judge(samples, half, |s| {
+                let caches = s.backend_memtables_bytes + s.backend_block_cache_bytes;
+                s.memory
+                    .get(index)
+                    .map_or(0, |m| m.1.anon.saturating_sub(caches as u64))
+            });
+            let block_cache_max = samples
+                .iter()
+                .map(|s| s.backend_block_cache_bytes)
+                .fold(0.0, f64::max);
+            flat = rest.flat && block_cache_max <= BACKEND_BLOCK_CACHE_CAP;
+            outside_caches = rest.json;
+        }
         // The fixture API server is the load, not a role: reported, not judged.
         let judged = *role != "kube-apiserver";
         if judged {
@@ -143,6 +165,7 @@ pub fn write(dir: &Path, run: &Run, samples: &[Sample]) -> anyhow::Result<String
             "judged": judged,
             "rss": total.json,
             "anonymous": anon.json,
+            "anonymous_outside_rocksdb_caches": outside_caches,
         }));
     }
     let last = samples.last();
