@@ -8,9 +8,9 @@ mod common;
 
 use std::collections::BTreeSet;
 
-use common::{batches_of, on_local, start_node, testdata, try_push, TOKEN};
+use common::{batches_of, on_local, start_node, testdata, try_push, viewer, TOKEN};
 use spider_backend::client::{
-    sign_in, BackendClient, CapturePush, ListRequest, UsageGrouping, UsagePush, UsageRequest,
+    BackendClient, CapturePush, ListRequest, UsageGrouping, UsagePush, UsageRequest,
 };
 use spider_model::{HostRecord, HostSource, UsageRecord, WorkloadRef};
 
@@ -172,26 +172,8 @@ fn hosts_and_usage_rows_are_separated_by_team() {
                 .unwrap();
             push_team(addr, team, &whisperer, &gocipher).await;
         }
-        identities
-            .create_user("rita", "rita's password", "viewer", &["red"])
-            .await
-            .unwrap();
-        identities
-            .create_user("gil", "gil's password", "viewer", &["green"])
-            .await
-            .unwrap();
-        let rita = sign_in(&admin.auth(), "rita", "rita's password")
-            .await
-            .unwrap();
-        let rita = BackendClient::connect(addr, &rita.access_token)
-            .await
-            .unwrap();
-        let gil = sign_in(&admin.auth(), "gil", "gil's password")
-            .await
-            .unwrap();
-        let gil = BackendClient::connect(addr, &gil.access_token)
-            .await
-            .unwrap();
+        let rita = viewer(&admin, addr, "rita", &["red"]).await;
+        let gil = viewer(&admin, addr, "gil", &["green"]).await;
         let (_, red_token) = identities
             .create_api_token("red-reader", &["query"], Some("red"))
             .await

@@ -134,8 +134,12 @@ pub fn write(dir: &Path, run: &Run, samples: &[Sample]) -> anyhow::Result<String
     let mut memory = Vec::new();
     let mut all_flat = true;
     for (index, role) in roles.iter().enumerate() {
-        let total = judge(samples, half, |s| s.memory.get(index).map_or(0, |m| m.1.rss));
-        let anon = judge(samples, half, |s| s.memory.get(index).map_or(0, |m| m.1.anon));
+        let total = judge(samples, half, |s| {
+            s.memory.get(index).map_or(0, |m| m.1.rss)
+        });
+        let anon = judge(samples, half, |s| {
+            s.memory.get(index).map_or(0, |m| m.1.anon)
+        });
         let mut flat = total.flat && anon.flat;
         let mut outside_caches = serde_json::Value::Null;
         if *role == "backend" {

@@ -104,7 +104,11 @@ fn partition_width(root: &Path, configured: i64) -> Result<i64> {
                 .map_err(io_error(root))?
                 .any(|entry| entry.is_ok_and(|e| e.path().is_dir()));
             // An index written before the width was kept was cut in hours.
-            let width = if has_partitions { 3_600_000_000_000 } else { configured };
+            let width = if has_partitions {
+                3_600_000_000_000
+            } else {
+                configured
+            };
             std::fs::write(&path, width.to_string()).map_err(io_error(&path))?;
             Ok(width)
         }

@@ -66,3 +66,26 @@ pub fn on_local<F: std::future::Future>(body: F) -> F::Output {
         .unwrap();
     tokio::task::LocalSet::new().block_on(&runtime, body)
 }
+
+/// A new viewer of `teams` signed in through `admin`'s connection, and its client.
+pub async fn viewer(
+    admin: &BackendClient,
+    addr: std::net::SocketAddr,
+    name: &str,
+    teams: &[&str],
+) -> BackendClient {
+    let password = format!("{name}'s password");
+    admin
+        .identities()
+        .await
+        .unwrap()
+        .create_user(name, &password, "viewer", teams)
+        .await
+        .unwrap();
+    let tokens = spider_backend::client::sign_in(&admin.auth(), name, &password)
+        .await
+        .unwrap();
+    BackendClient::connect(addr, &tokens.access_token)
+        .await
+        .unwrap()
+}
