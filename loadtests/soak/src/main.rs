@@ -31,6 +31,12 @@ mod maxima {
     /// Packets a keep-alive request and its response make on the wire (measured: the request and
     /// the response, ACKs riding on them; connection setup and teardown every 100 requests).
     pub const PACKETS_PER_REQUEST: f64 = 2.1;
+    /// Requests a second the whole chain sustains here — this load generator, the Whisperer and
+    /// the node on the same 2 cores (BENCHMARKS.md `## soak`: a release build kept up with 23.8k
+    /// for two minutes, then its Whisperer's buffer filled; 17.5k a second were acknowledged
+    /// over 10 minutes with builds running beside it). Lower than the Whisperer's own maximum,
+    /// which had the cores to itself.
+    pub const CHAIN_REQUESTS_PER_SECOND: f64 = 20_000.0;
 }
 
 #[derive(Debug, Parser)]
@@ -77,7 +83,9 @@ fn main() -> anyhow::Result<()> {
     std::fs::create_dir_all(&run_dir).context("cannot create the run folder")?;
     let net = spider_capture::testnet::VethPair::new("wtops-soak", "s", 89, 7, None)
         .map_err(|e| anyhow::anyhow!("cannot make the test network: {e}"))?;
-    let mut rps = args.fraction * maxima::WHISPERER_PPS / maxima::PACKETS_PER_REQUEST;
+    let mut rps = args.fraction
+        * (maxima::WHISPERER_PPS / maxima::PACKETS_PER_REQUEST)
+            .min(maxima::CHAIN_REQUESTS_PER_SECOND);
     if args.max_rps > 0.0 {
         rps = rps.min(args.max_rps);
     }
