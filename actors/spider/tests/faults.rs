@@ -315,8 +315,11 @@ fn a_full_disk_refuses_ingest_clearly_keeps_what_was_acknowledged_and_recovers()
         ) >= 1.0)
             .then_some(())
     });
-    let (status, body) = get(&whisperer_metrics, "/healthz", None);
-    assert_eq!(status, 503, "{body}");
+    // Between a refusal and the next the Whisperer reconnects (and is ready for that moment).
+    let body = until("the Whisperer's health to say storage full", || {
+        let (status, body) = get(&whisperer_metrics, "/healthz", None);
+        (status == 503).then_some(body)
+    });
     assert!(body.contains("storage full"), "{body}");
 
     // Everything acknowledged is still there, readable while the disk is full.

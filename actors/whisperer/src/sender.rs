@@ -61,6 +61,7 @@ async fn connection_loop(shared: &Arc<Shared>) {
         if shared.drained() || drain_expired(shared) {
             break;
         }
+        let mut storage_full = false;
         let connect =
             BackendClient::connect_over(config.backend, &config.backend_tls, &config.token);
         let failure = match tokio::time::timeout(CONNECT_TIMEOUT, connect).await {
@@ -81,14 +82,8 @@ async fn connection_loop(shared: &Arc<Shared>) {
                 match session(shared, &client, &mut reports, registration.as_ref()).await {
                     Ok(()) => break,
                     Err(error) => {
-                        let error = error.to_string();
-                        if error.contains(spider_backend::STORAGE_FULL) {
-                            // The batch stays buffered and is sent again after the backoff.
-                            shared
-                                .counters
-                                .refused_storage_full
-                                .fetch_add(1, Ordering::Relaxed);
-                        }
+                        // The batch stays buffered and is sent again after the backoff.
+                        storage_full = error.to_string().contains(spider_backend::STORAGE_FULL);
                         format!("lost the backend at {}: {error}", config.backend)
                     }
                 }
@@ -96,13 +91,20 @@ async fn connection_loop(shared: &Arc<Shared>) {
             Ok(Err(error)) => format!("cannot reach the backend at {}: {error}", config.backend),
             Err(_) => format!("connecting to the backend at {} timed out", config.backend),
         };
+        tracing::warn!(retry_in_ms = backoff.as_millis() as u64, "{failure}");
+        // The state first: whoever sees a counter move then finds the health that goes with it.
+        if !shared.stop.load(Ordering::Relaxed) {
+            shared.board.set(WhispererState::ServerDown, Some(failure));
+        }
         shared
             .counters
             .connection_failures
             .fetch_add(1, Ordering::Relaxed);
-        tracing::warn!(retry_in_ms = backoff.as_millis() as u64, "{failure}");
-        if !shared.stop.load(Ordering::Relaxed) {
-            shared.board.set(WhispererState::ServerDown, Some(failure));
+        if storage_full {
+            shared
+                .counters
+                .refused_storage_full
+                .fetch_add(1, Ordering::Relaxed);
         }
         tokio::select! {
             () = tokio::time::sleep(backoff) => {}
