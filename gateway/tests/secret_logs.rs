@@ -117,30 +117,19 @@ async fn no_password_or_token_is_ever_logged() {
     // An agent writing as another is refused (and logged as such).
     let addr = env.node.local_addr();
     let agent_token = agent.clone();
-    std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        tokio::task::LocalSet::new().block_on(&runtime, async move {
-            let client = spider_backend::client::BackendClient::connect(addr, &agent_token)
-                .await
-                .unwrap();
-            let _received = client
-                .push_capture(spider_backend::client::CapturePush {
-                    agent: "someone-else",
-                    incarnation: 1,
-                    sequence: 1,
-                    shard: 0,
-                    whisperer: "someone-else",
-                    ..Default::default()
-                })
-                .await;
-            assert!(client.flush().await.is_err());
-        });
-    })
-    .join()
-    .unwrap();
+    common::with_backend_client(addr, agent_token, move |client| async move {
+        let _received = client
+            .push_capture(spider_backend::client::CapturePush {
+                agent: "someone-else",
+                incarnation: 1,
+                sequence: 1,
+                shard: 0,
+                whisperer: "someone-else",
+                ..Default::default()
+            })
+            .await;
+        assert!(client.flush().await.is_err());
+    });
     store.revoke_api_token("ci").unwrap();
     assert_eq!(call(&env, "GET", "/api/v1/http", &api, "").await, 401);
     let body = serde_json::json!({"refresh_token": refresh}).to_string();

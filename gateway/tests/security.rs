@@ -305,38 +305,27 @@ async fn users_log_in_refresh_and_log_out() {
 /// Pushes a capture as the agent `name` with its own token (on a thread of its own: Cap'n
 /// Proto clients are not `Send`).
 fn push_as(addr: std::net::SocketAddr, token: String, name: &'static str) {
-    std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        tokio::task::LocalSet::new().block_on(&runtime, async move {
-            let client = spider_backend::client::BackendClient::connect(addr, &token)
+    common::with_backend_client(addr, token, move |client| async move {
+        let batches =
+            spider_backend::testing::batches_of(&common::testdata("http-basic.pcap"), name, 64)
+                .unwrap();
+        for batch in &batches {
+            client
+                .push_capture(spider_backend::client::CapturePush {
+                    agent: name,
+                    incarnation: 1,
+                    sequence: batch.sequence,
+                    shard: batch.shard,
+                    whisperer: name,
+                    frames: &batch.frames,
+                    sessions: &batch.sessions,
+                    ..Default::default()
+                })
                 .await
                 .unwrap();
-            let batches =
-                spider_backend::testing::batches_of(&common::testdata("http-basic.pcap"), name, 64)
-                    .unwrap();
-            for batch in &batches {
-                client
-                    .push_capture(spider_backend::client::CapturePush {
-                        agent: name,
-                        incarnation: 1,
-                        sequence: batch.sequence,
-                        shard: batch.shard,
-                        whisperer: name,
-                        frames: &batch.frames,
-                        sessions: &batch.sessions,
-                        ..Default::default()
-                    })
-                    .await
-                    .unwrap();
-            }
-            client.flush().await.unwrap();
-        });
-    })
-    .join()
-    .unwrap();
+        }
+        client.flush().await.unwrap();
+    });
 }
 
 const MINUTE: i64 = 60_000_000_000;
@@ -365,30 +354,19 @@ fn push_usage_as(addr: std::net::SocketAddr, token: String, name: &'static str, 
         command: None,
         container: None,
     };
-    std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
+    common::with_backend_client(addr, token, move |client| async move {
+        client
+            .push_usage(spider_backend::client::UsagePush {
+                agent: name,
+                incarnation: 1,
+                sequence: 1,
+                shard: spider_rpc_schema::usage_shard(name, &record),
+                records: std::slice::from_ref(&record),
+            })
+            .await
             .unwrap();
-        tokio::task::LocalSet::new().block_on(&runtime, async move {
-            let client = spider_backend::client::BackendClient::connect(addr, &token)
-                .await
-                .unwrap();
-            client
-                .push_usage(spider_backend::client::UsagePush {
-                    agent: name,
-                    incarnation: 1,
-                    sequence: 1,
-                    shard: spider_rpc_schema::usage_shard(name, &record),
-                    records: std::slice::from_ref(&record),
-                })
-                .await
-                .unwrap();
-            client.flush().await.unwrap();
-        });
-    })
-    .join()
-    .unwrap();
+        client.flush().await.unwrap();
+    });
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -121,3 +121,26 @@ impl Env {
         serde_json::from_slice(response.body()).unwrap()
     }
 }
+
+/// Runs `body` with a backend client logged in with `token`, on a thread of its own (Cap'n
+/// Proto clients are not `Send`), and waits for it.
+pub fn with_backend_client<F, Fut>(addr: std::net::SocketAddr, token: String, body: F)
+where
+    F: FnOnce(spider_backend::client::BackendClient) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + 'static,
+{
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        tokio::task::LocalSet::new().block_on(&runtime, async move {
+            let client = spider_backend::client::BackendClient::connect(addr, &token)
+                .await
+                .unwrap();
+            body(client).await;
+        });
+    })
+    .join()
+    .unwrap();
+}

@@ -7,8 +7,10 @@
 //! server in one namespace and paced keep-alive clients in the other make the traffic. Every
 //! `--sample-every` it records each process's RSS, the drops and refusals from `/metrics`, and the
 //! latency of a query through the gateway; at the end it writes `samples.csv` and `report.json`
-//! and judges whether memory stayed flat (least-squares slope of each process's RSS over the last
-//! half). Owns the orchestration and the report only; it measures the roles, it is not a test.
+//! and judges whether memory stayed flat (least-squares slope of each process's RSS and anonymous
+//! memory over the last half; the backend's on the level it comes back to after each memtable
+//! flush, its bounded block cache aside — `report.rs`). Owns the orchestration and the report
+//! only; it measures the roles, it is not a test.
 
 mod procs;
 mod report;
