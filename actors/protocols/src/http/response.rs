@@ -192,6 +192,23 @@ impl HttpParser {
             part.interim.push(head.status);
             return;
         }
+        if head.status == 101 {
+            let asked = matches!(part.target, Target::Slot)
+                && self
+                    .pending
+                    .iter()
+                    .find(|s| s.resp == RespState::Started)
+                    .is_some_and(|slot| slot.tunnel == Tunnel::Upgrade);
+            if !asked {
+                // A switch no known request asked for (RFC 9110 §15.2.2) is not followed: what
+                // the client's bytes say must not depend on when this response arrived.
+                part.interim.push(101);
+                part.warnings.push(
+                    "101 Switching Protocols to a request without Upgrade: not followed".to_owned(),
+                );
+                return;
+            }
+        }
         let (is_head, tunnel) = match part.target {
             Target::Slot => match self
                 .pending

@@ -213,6 +213,36 @@ fn stops_after_switching_protocols() {
     assert_eq!(run.stats().bytes_after_upgrade, 7 + 4 + later.len() as u64);
 }
 
+/// Found by fuzzing (`http_stream`): a 101 to a request that asked for no upgrade switched the
+/// session, so whether the client's later requests were parsed depended on whether they arrived
+/// before that response. It is not followed now, whatever the order.
+#[test]
+fn a_switch_no_request_asked_for_is_not_followed() {
+    for response_first in [false, true] {
+        let mut run = Run::new();
+        run.req(1, &get("/a"));
+        let switch = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n";
+        if response_first {
+            run.resp(2, switch);
+            run.req(3, &get("/b"));
+        } else {
+            run.req(2, &get("/b"));
+            run.resp(3, switch);
+        }
+        run.resp(4, &ok(200, "a"));
+        run.resp(5, &ok(200, "b"));
+        let ex = run.finish(6);
+        let uris: Vec<&str> = ex.iter().map(|e| e.uri.as_str()).collect();
+        assert_eq!(uris, ["/a", "/b"], "response first: {response_first}");
+        assert_eq!((ex[0].status, ex[1].status), (Some(200), Some(200)));
+        assert!(ex[0]
+            .warnings
+            .iter()
+            .any(|w| w.contains("101 Switching Protocols to a request without Upgrade")));
+        assert_eq!(run.stats().bytes_after_upgrade, 0);
+    }
+}
+
 #[test]
 fn continues_when_upgrade_is_refused() {
     let mut run = Run::new();
