@@ -16,15 +16,6 @@ use spider_backend::client::{sign_in, BackendClient, ListRequest};
 use spider_rpc_schema::auth_capnp::{auth, session};
 use tokio_util::compat::TokioAsyncReadCompatExt;
 
-fn all() -> ListRequest {
-    ListRequest {
-        from: 0,
-        to: i64::MAX,
-        limit: 1000,
-        ..ListRequest::default()
-    }
-}
-
 /// The bootstrap `Auth` of a new connection: the only capability reachable before a login.
 async fn bootstrap(addr: std::net::SocketAddr) -> auth::Client {
     let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
@@ -102,7 +93,7 @@ fn agents_write_only_as_themselves_and_a_revocation_fails_open_sessions() {
             try_push(&a, "agent-a", batch).await.unwrap();
         }
         a.flush().await.unwrap();
-        let stored = admin.http_all(all()).await.unwrap();
+        let stored = admin.http_all(common::everything()).await.unwrap();
         assert!(!stored.is_empty());
         assert!(
             stored.iter().all(|(whisperer, _)| whisperer == "agent-a"),
@@ -288,13 +279,13 @@ fn viewers_see_only_their_teams_and_expired_tokens_stop_working() {
         let rita = BackendClient::connect(addr, &tokens.access_token)
             .await
             .unwrap();
-        let mine = rita.http_all(all()).await.unwrap();
+        let mine = rita.http_all(common::everything()).await.unwrap();
         assert!(!mine.is_empty());
         assert!(mine.iter().all(|(whisperer, _)| whisperer == "red-w"));
         let asked_other = rita
             .http(&ListRequest {
                 whisperers: vec!["blue-w".into()],
-                ..all()
+                ..common::everything()
             })
             .await
             .unwrap();
@@ -303,23 +294,23 @@ fn viewers_see_only_their_teams_and_expired_tokens_stop_working() {
             "asking for another team's Whisperer finds nothing"
         );
         assert!(rita
-            .sessions_all(all())
+            .sessions_all(common::everything())
             .await
             .unwrap()
             .iter()
             .all(|(w, _)| w == "red-w"));
-        let everything = admin.http_all(all()).await.unwrap();
+        let everything = admin.http_all(common::everything()).await.unwrap();
         assert!(
             everything.iter().any(|(w, _)| w == "blue-w"),
             "an admin sees every team"
         );
         // Hosts are read per team too (tests/teams.rs): the capture's names, as red-w saw them.
-        assert!(!rita.hosts(&all()).await.unwrap().is_empty());
+        assert!(!rita.hosts(&common::everything()).await.unwrap().is_empty());
 
         // 16 minutes later the access token is expired: the open session fails, the refresh
         // token gives a new one.
         store.advance_clock(std::time::Duration::from_secs(16 * 60));
-        assert!(message(rita.http(&all()).await).contains("revoked or expired"));
+        assert!(message(rita.http(&common::everything()).await).contains("revoked or expired"));
         assert!(BackendClient::connect(addr, &tokens.access_token)
             .await
             .is_err());
@@ -329,11 +320,11 @@ fn viewers_see_only_their_teams_and_expired_tokens_stop_working() {
         let rita = BackendClient::connect(addr, &renewed.access_token)
             .await
             .unwrap();
-        assert!(rita.http(&all()).await.is_ok());
+        assert!(rita.http(&common::everything()).await.is_ok());
         spider_backend::client::sign_out(&admin.auth(), &renewed.access_token)
             .await
             .unwrap();
-        assert!(message(rita.http(&all()).await).contains("revoked or expired"));
+        assert!(message(rita.http(&common::everything()).await).contains("revoked or expired"));
     });
 }
 
@@ -429,7 +420,7 @@ fn a_pattern_token_serves_every_agent_named_so_and_only_those() {
             .await
             .unwrap();
         let seen: std::collections::BTreeSet<String> = sue
-            .http_all(all())
+            .http_all(common::everything())
             .await
             .unwrap()
             .into_iter()

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::{batches_of, config, exchanges_of, on_local, push, testdata, TOKEN};
-use spider_backend::client::{BackendClient, ListRequest};
+use spider_backend::client::BackendClient;
 use spider_backend::{AgentRate, BackendConfig, BackendNode, IngestClock, ManualClock, Throttled};
 use spider_telemetry::{Exposition, Source};
 
@@ -139,15 +139,7 @@ fn an_agent_over_its_rate_is_held_back_and_loses_nothing_while_another_is_not() 
     node.commit_indexes().unwrap();
     let stored = on_local(async {
         let client = BackendClient::connect(addr, TOKEN).await.unwrap();
-        client
-            .http_all(ListRequest {
-                from: 0,
-                to: i64::MAX,
-                limit: 1000,
-                ..ListRequest::default()
-            })
-            .await
-            .unwrap()
+        client.http_all(common::everything()).await.unwrap()
     });
     let expected = sorted(exchanges_of(&fast).into_iter().chain(exchanges_of(&calm)));
     assert!(!expected.is_empty());

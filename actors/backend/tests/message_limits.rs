@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use capnp::message::ReaderOptions;
 use common::{batches_of, config, on_local, push, testdata, TOKEN};
-use spider_backend::client::{BackendClient, ListRequest};
+use spider_backend::client::BackendClient;
 use spider_backend::BackendNode;
 use spider_rpc_schema::ingest_capnp::capture_batch;
 
@@ -142,15 +142,7 @@ fn amplifying_and_oversized_messages_are_refused_counted_and_not_stored() {
         eprintln!("a 40 MiB message: {error}");
         // Only the honest Whisperer's data is there.
         let client = BackendClient::connect(addr, TOKEN).await.unwrap();
-        let stored = client
-            .http_all(ListRequest {
-                from: 0,
-                to: i64::MAX,
-                limit: 1000,
-                ..ListRequest::default()
-            })
-            .await
-            .unwrap();
+        let stored = client.http_all(common::everything()).await.unwrap();
         assert!(!stored.is_empty());
         assert!(stored.iter().all(|(whisperer, _)| whisperer == "honest"));
         let agents: Vec<String> = client

@@ -7,7 +7,7 @@
 mod common;
 
 use common::{batches_of, exchanges_of, on_local, push, start_node, testdata, TOKEN};
-use spider_backend::client::{BackendClient, ListRequest, UsageGrouping, UsageRequest};
+use spider_backend::client::{BackendClient, UsageGrouping, UsageRequest};
 
 /// The exchanges a capture's batches hold, as JSON, sorted.
 fn expected_of(batches: &[common::Batch]) -> Vec<String> {
@@ -51,15 +51,7 @@ fn a_batch_sent_again_is_acknowledged_and_the_exchanges_stay_whole() {
                 .any(|a| a.shard == batch.shard && a.sequence == batch.sequence));
         }
         node.commit_indexes().unwrap();
-        first
-            .http_all(ListRequest {
-                from: 0,
-                to: i64::MAX,
-                limit: 1000,
-                ..ListRequest::default()
-            })
-            .await
-            .unwrap()
+        first.http_all(common::everything()).await.unwrap()
     });
     assert_eq!(stored(got), expected);
     node.stop();
@@ -102,15 +94,7 @@ fn a_batch_after_a_gap_is_refused_and_the_exchanges_are_whole_once_resent() {
         assert!(acked
             .iter()
             .any(|a| a.shard == shard && a.sequence == last.sequence));
-        resending
-            .http_all(ListRequest {
-                from: 0,
-                to: i64::MAX,
-                limit: 1000,
-                ..ListRequest::default()
-            })
-            .await
-            .unwrap()
+        resending.http_all(common::everything()).await.unwrap()
     });
     assert_eq!(stored(got), expected);
     node.stop();

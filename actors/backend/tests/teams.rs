@@ -17,15 +17,6 @@ use spider_model::{HostRecord, HostSource, UsageRecord, WorkloadRef};
 const MINUTE: i64 = 60_000_000_000;
 const T0: i64 = 1_700_000_000_000_000_000;
 
-fn all() -> ListRequest {
-    ListRequest {
-        from: 0,
-        to: i64::MAX,
-        limit: 1000,
-        ..ListRequest::default()
-    }
-}
-
 /// A host only `team`'s Whisperer saw.
 fn team_host(team: &str, last_octet: u8) -> HostRecord {
     HostRecord {
@@ -181,7 +172,7 @@ fn hosts_and_usage_rows_are_separated_by_team() {
         let red_token = BackendClient::connect(addr, &red_token).await.unwrap();
 
         // Hosts: the capture's names (both teams' Whisperers saw them) and each team's own.
-        let everything = host_names(&admin.hosts(&all()).await.unwrap());
+        let everything = host_names(&admin.hosts(&common::everything()).await.unwrap());
         assert!(everything.contains("red.example") && everything.contains("blue.example"));
         let shared: BTreeSet<String> = everything
             .iter()
@@ -192,17 +183,20 @@ fn hosts_and_usage_rows_are_separated_by_team() {
         for red in [&rita, &red_token] {
             let mut expected = shared.clone();
             expected.insert("red.example".into());
-            assert_eq!(host_names(&red.hosts(&all()).await.unwrap()), expected);
+            assert_eq!(
+                host_names(&red.hosts(&common::everything()).await.unwrap()),
+                expected
+            );
             let asked_other = red
                 .hosts(&ListRequest {
                     whisperers: vec!["blue-w".into()],
-                    ..all()
+                    ..common::everything()
                 })
                 .await
                 .unwrap();
             assert!(asked_other.is_empty(), "another team's Whisperer: nothing");
         }
-        assert!(gil.hosts(&all()).await.unwrap().is_empty());
+        assert!(gil.hosts(&common::everything()).await.unwrap().is_empty());
 
         // Usage: every grouping holds the red rows only for red, both for the admin.
         for grouping in GROUPINGS {

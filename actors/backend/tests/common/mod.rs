@@ -89,3 +89,13 @@ pub async fn viewer(
         .await
         .unwrap()
 }
+
+/// A listing of everything stored, a page of 1000 at a time.
+pub fn everything() -> spider_backend::client::ListRequest {
+    spider_backend::client::ListRequest {
+        from: 0,
+        to: i64::MAX,
+        limit: 1000,
+        ..Default::default()
+    }
+}
