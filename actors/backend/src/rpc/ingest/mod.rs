@@ -114,10 +114,10 @@ impl Ingest {
         let whisperer = self.name("batch.whisperer", batch.get_whisperer())?;
         self.guard.may_act_as(&agent)?;
         self.guard.may_act_as(&whisperer)?;
-        // Before the route: no admission into the group is held while it waits.
-        let passed_on = batch.get_forwarded() || batch.get_replicated();
-        self.pace(&agent, bytes, passed_on).await;
-        let route = self.role(shard, batch.get_replicated())?;
+        let (forwarded, replicated) = (batch.get_forwarded(), batch.get_replicated());
+        let route = self
+            .paced_route(&agent, bytes, shard, forwarded, replicated)
+            .await?;
         let (follower, _admission) = match route {
             Route::Store(follower, admission) => (follower, admission),
             Route::Forward(owner) => {
@@ -197,6 +197,21 @@ impl Ingest {
     /// What this node does with a batch for `shard`, or why it refuses it. An owner's write
     /// also holds an admission into the group, so that a copy of the group starts only once the
     /// writes in flight are stored.
+    /// Charges a batch to its agent's rate (waiting as long as it says; not again for a batch
+    /// another node passes on), then says what this node does with it. Before the route: no
+    /// admission into the group is held while it waits.
+    async fn paced_route(
+        &self,
+        agent: &str,
+        bytes: u64,
+        shard: u16,
+        forwarded: bool,
+        replicated: bool,
+    ) -> Result<Route, Refused> {
+        self.pace(agent, bytes, forwarded || replicated).await;
+        self.role(shard, replicated)
+    }
+
     fn role(&self, shard: u16, replicated: bool) -> Result<Route, Refused> {
         match &self.router.placement {
             None => Ok(Route::Store(None, None)),
@@ -234,9 +249,10 @@ impl Ingest {
             sequence,
             agent.clone(),
         );
-        let passed_on = batch.get_forwarded() || batch.get_replicated();
-        self.pace(&agent, bytes, passed_on).await;
-        let route = self.role(shard, batch.get_replicated())?;
+        let (forwarded, replicated) = (batch.get_forwarded(), batch.get_replicated());
+        let route = self
+            .paced_route(&agent, bytes, shard, forwarded, replicated)
+            .await?;
         stored.usage = self.records("batch.records", batch.get_records(), read_usage)?;
         for record in &stored.usage {
             if !record.reporter.is_empty() {
@@ -296,9 +312,11 @@ impl Ingest {
             sequence,
             agent.clone(),
         );
-        let passed_on = batch.get_forwarded() || batch.get_replicated();
-        self.pace(&agent, bytes, passed_on).await;
-        let (follower, _admission) = match self.role(shard, batch.get_replicated())? {
+        let (forwarded, replicated) = (batch.get_forwarded(), batch.get_replicated());
+        let route = self
+            .paced_route(&agent, bytes, shard, forwarded, replicated)
+            .await?;
+        let (follower, _admission) = match route {
             Route::Store(follower, admission) => (follower, admission),
             Route::Forward(owner) => {
                 let key = (agent.as_str(), incarnation, shard, sequence);
